@@ -1,0 +1,116 @@
+"""`make run`: the whole app on the local stack, in the foreground.
+
+Starts OpenSearch and ElasticMQ, creates the index, then runs gunicorn on
+http://127.0.0.1:5000 and one Celery worker. Ctrl-C stops everything it
+started, the services included.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+STACK = [sys.executable, str(ROOT / "stack" / "stack.py")]
+WEB = [
+    BIN / "gunicorn",
+    "--bind",
+    "127.0.0.1:5000",
+    "--workers",
+    "2",
+    "--threads",
+    "4",
+    "application:application",
+]
+WORKER = [
+    BIN / "celery",
+    "-A",
+    "tasks",
+    "worker",
+    "--loglevel=INFO",
+    "--pool",
+    "threads",
+    "--concurrency",
+    "16",
+]
+
+
+def local_secret(name):
+    """A random value kept in .stack/, so sessions survive a restart."""
+    path = ROOT / ".stack" / name
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def environment():
+    env = dict(os.environ)
+    env.setdefault("SECRET_KEY", local_secret("secret-key"))
+    env.setdefault("GEO_PROVIDER", "mmdb")
+    env.setdefault("GEO_MMDB_PATH", str(ROOT / "data" / "dbip-city-lite.mmdb"))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def start(command, env):
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop(processes):
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for_stop(processes):
+    """Until Ctrl-C, SIGTERM, or one of the processes exits by itself."""
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    while not stopping:
+        for process in processes:
+            if process.poll() is not None:
+                print(f"run: {process.args[0]} exited ({process.returncode})")
+                return 1
+        time.sleep(0.5)
+    return 0
+
+
+def main():
+    subprocess.run([*STACK, "up"], check=True)
+    env = environment()
+    processes = []
+    status = 1
+    try:
+        subprocess.run(
+            [BIN / "flask", "--app", "application", "init-index"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        processes.append(start(WEB, env))
+        processes.append(start(WORKER, env))
+        print("run: the quiz is at http://127.0.0.1:5000 (Ctrl-C stops all)")
+        status = wait_for_stop(processes)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("\nrun: stopping", flush=True)
+        stop(processes)
+        subprocess.run([*STACK, "down"], check=False)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

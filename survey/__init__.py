@@ -1,0 +1,1 @@
+"""Supporting modules of the survey app: storage, queueing, geolocation, views."""

@@ -1,0 +1,201 @@
+"""The worker: ``celery -A tasks worker --loglevel=INFO``.
+
+``tasks.get_location`` looks an answer's address up and partially updates the
+answer's ``geo`` fields. Tasks can arrive more than once (SQS delivers at least
+once), so each run writes the same final state.
+"""
+
+import ipaddress
+import logging
+import re
+import threading
+
+from celery import Task
+from celery.signals import setup_logging, worker_ready
+from opensearchpy.exceptions import ConnectionError as OpenSearchUnreachable
+from opensearchpy.exceptions import TransportError
+
+from config import load_config
+from survey import store
+from survey.broker import LOCATE_TASK, make_celery
+from survey.geolocation import (
+    LookupFailed,
+    Unlocatable,
+    backoff_delay,
+    make_geolocator,
+)
+from survey.logs import configure_logging
+from survey.store import GeoStatus
+
+logger = logging.getLogger(__name__)
+
+config = load_config()
+celery = make_celery(config)
+celery.conf.worker_consumer = "survey.consumer:DeadLetteringConsumer"
+celery.conf.survey_dead_letter_queue = config["SQS_DEAD_LETTER_QUEUE_NAME"]
+
+DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@setup_logging.connect
+def configure_worker_logging(loglevel=None, **_):
+    configure_logging(loglevel or config["LOG_LEVEL"])
+
+
+class Resources:
+    """The OpenSearch client and geolocator, built once per worker process."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.client = None
+        self.geolocator = None
+
+    def get(self):
+        with self.lock:
+            if self.client is None:
+                self.client = store.make_client(config)
+                self.geolocator = make_geolocator(config)
+        return self.client, self.geolocator
+
+
+resources = Resources()
+
+
+@worker_ready.connect
+def open_resources(**_):
+    """Load the geolocation database at start-up, not on the first task."""
+    resources.get()
+
+
+class MalformedTask(ValueError):
+    """The task's arguments are not a document id and an IP address."""
+
+
+class GeolocationFailed(RuntimeError):
+    """Retries are used up; the failure is recorded on the document."""
+
+
+class DeadLetteringTask(Task):
+    """A task that failed for good is copied to the dead-letter queue."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        queue = config["SQS_DEAD_LETTER_QUEUE_NAME"]
+        self.app.send_task(
+            self.name,
+            args=args,
+            kwargs=kwargs,
+            task_id=task_id,
+            queue=queue,
+            argsrepr="<dead letter>",
+            kwargsrepr="{}",
+            headers={"dead_letter_reason": type(exc).__name__},
+        )
+        logger.error("task %s moved to the dead-letter queue %s", task_id, queue)
+
+
+def check_arguments(doc_id, ip):
+    if not isinstance(doc_id, str) or not DOC_ID.match(doc_id):
+        raise MalformedTask("document id is not an id")
+    try:
+        ipaddress.ip_address(ip)
+    except (TypeError, ValueError):
+        raise MalformedTask("address is not an IP address") from None
+
+
+def location_fields(location):
+    return {
+        "geo": {"lat": location.lat, "lon": location.lon},
+        "geo_city": location.city,
+        "geo_country": location.country,
+        "geo_source": location.source,
+        "geo_status": GeoStatus.LOCATED,
+        "geo_error": None,
+    }
+
+
+def outcome_fields(geolocator, ip):
+    """The geo fields for `ip`; raises LookupFailed when worth retrying."""
+    try:
+        return location_fields(geolocator.locate(ip))
+    except Unlocatable as why:
+        return {
+            "geo_status": GeoStatus.UNLOCATABLE,
+            "geo_error": str(why),
+            "geo_source": geolocator.provider.source,
+        }
+
+
+@celery.task(
+    name=LOCATE_TASK,
+    bind=True,
+    base=DeadLetteringTask,
+    max_retries=config["GEO_MAX_RETRIES"],
+)
+def get_location(self, doc_id, ip):
+    """Locate `ip` and record the result on answer `doc_id`."""
+    check_arguments(doc_id, ip)
+    client, geolocator = resources.get()
+    index = config["OPENSEARCH_INDEX"]
+
+    try:
+        fields = outcome_fields(geolocator, ip)
+    except LookupFailed as failure:
+        fields = retry_or_fail(self, failure, doc_id)
+
+    fields["geo_at"] = store.utcnow().isoformat()
+    if config["SURVEY_DROP_IP_AFTER_LOCATE"] and fields["geo_status"] in (
+        GeoStatus.LOCATED,
+        GeoStatus.UNLOCATABLE,
+    ):
+        fields["client_ip_addr"] = None
+
+    write_fields(self, client, index, doc_id, fields)
+    if fields["geo_status"] == GeoStatus.FAILED:
+        raise GeolocationFailed(fields["geo_error"])
+    return fields["geo_status"]
+
+
+def retry_or_fail(task, failure, doc_id):
+    """Schedule a retry, or return the fields that record a final failure."""
+    attempt = task.request.retries
+    if not failure.permanent and attempt < task.max_retries:
+        delay = backoff_delay(
+            attempt,
+            config["GEO_RETRY_BACKOFF"],
+            config["GEO_RETRY_BACKOFF_MAX"],
+            failure.retry_after,
+        )
+        logger.warning(
+            "lookup for answer %s failed (%s); retry %d in %.1f s",
+            doc_id,
+            failure.reason,
+            attempt + 1,
+            delay,
+        )
+        raise task.retry(countdown=delay, exc=failure)
+
+    logger.error("lookup for answer %s failed for good: %s", doc_id, failure.reason)
+    return {"geo_status": GeoStatus.FAILED, "geo_error": failure.reason}
+
+
+def write_fields(task, client, index, doc_id, fields):
+    try:
+        found = store.update_answer(client, index, doc_id, fields)
+    except (OpenSearchUnreachable, TransportError) as error:
+        attempt = task.request.retries
+        delay = backoff_delay(
+            attempt, config["GEO_RETRY_BACKOFF"], config["GEO_RETRY_BACKOFF_MAX"]
+        )
+        logger.warning(
+            "could not update answer %s in %s (%s); retry in %.1f s",
+            doc_id,
+            index,
+            type(error).__name__,
+            delay,
+        )
+        raise task.retry(countdown=delay, exc=error) from None
+
+    if not found:
+        logger.warning("answer %s not found in %s: nothing to update", doc_id, index)
+    else:
+        logger.info("answer %s in %s: %s", doc_id, index, fields["geo_status"])
