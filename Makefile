@@ -6,13 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-# `make test` runs its own services on other ports, beside any `make stack`.
-TEST_ENV := STACK_DIR=$(CURDIR)/.stack/test \
-	STACK_OPENSEARCH_PORT=19200 STACK_OPENSEARCH_TRANSPORT_PORT=19300 \
-	STACK_ELASTICMQ_PORT=19324 STACK_OPENSEARCH_HEAP=768m
+# `make test` runs its own services on other ports, beside any `make stack`;
+# TEST_PORT_PREFIX=2 moves them to 29200/29300/29324, and so on.
+TEST_PORT_PREFIX ?= 1
+TEST_ENV := STACK_DIR=$(CURDIR)/.stack/test-$(TEST_PORT_PREFIX) \
+	STACK_OPENSEARCH_PORT=$(TEST_PORT_PREFIX)9200 \
+	STACK_OPENSEARCH_TRANSPORT_PORT=$(TEST_PORT_PREFIX)9300 \
+	STACK_ELASTICMQ_PORT=$(TEST_PORT_PREFIX)9324 STACK_OPENSEARCH_HEAP=768m
 PYTEST_ARGS ?=
 
-.PHONY: run test stack stack-down bench lint format venv geodata clean
+.PHONY: run test test-stack test-stack-down pytest stack stack-down bench lint format venv geodata clean
 
 venv: $(INSTALLED)
 
@@ -33,6 +36,17 @@ test: venv
 	$(TEST_ENV) $(PYTHON) stack/stack.py up
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	$(TEST_ENV) $(PYTHON) stack/stack.py down; exit $$status
+
+# For development: the test services alone, to run pytest against repeatedly.
+test-stack:
+	$(TEST_ENV) $(PYTHON) stack/stack.py up
+
+test-stack-down:
+	$(TEST_ENV) $(PYTHON) stack/stack.py down
+
+# pytest against an already running `make test-stack`.
+pytest: venv
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 stack:
 	$(PYTHON) stack/stack.py up
