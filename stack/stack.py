@@ -169,7 +169,7 @@ def service_user():
 
 
 def chown_tree(path, user):
-    for folder, dirs, files in os.walk(path):
+    for folder, _subfolders, files in os.walk(path):
         os.chown(folder, user.pw_uid, user.pw_gid)
         for name in files:
             os.chown(
@@ -201,19 +201,19 @@ def running_pid(name):
 
 
 def spawn(name, command, env, marker, user=None, cwd=None):
-    log = open(STACK_DIR / "logs" / f"{name}.out", "ab")
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        user=user.pw_uid if user else None,
-        group=user.pw_gid if user else None,
-        extra_groups=[] if user else None,
-    )
+    with open(STACK_DIR / "logs" / f"{name}.out", "ab") as log:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+        )
     pid_file(name).write_text(json.dumps({"pid": process.pid, "marker": marker}))
     return process
 
@@ -257,7 +257,12 @@ def start_opensearch():
 ELASTICMQ_CONF = """include classpath("application.conf")
 
 node-address {{ protocol = http, host = "{host}", port = {port}, context-path = "" }}
-rest-sqs {{ enabled = true, bind-port = {port}, bind-hostname = "{host}", sqs-limits = strict }}
+rest-sqs {{
+  enabled = true
+  bind-port = {port}
+  bind-hostname = "{host}"
+  sqs-limits = strict
+}}
 rest-stats {{ enabled = false }}
 
 queues {{
