@@ -77,8 +77,9 @@ def create_app(overrides=None):
 
 def register_extensions(app):
     """Blueprints and commands that live in their own modules."""
-    from survey import commands
+    from survey import commands, health
 
+    app.register_blueprint(health.bp)
     commands.register(app)
 
 

@@ -1,0 +1,139 @@
+"""Checks of a deployment's settings and connections, in plain words.
+
+Used by `flask check-config` (all of them, for operators) and by `/readyz`
+(the two connections, for load balancers and dashboards).
+"""
+
+import logging
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from opensearchpy.exceptions import (
+    AuthenticationException,
+    AuthorizationException,
+    ConnectionError,
+    TransportError,
+)
+
+from config import local_queue_base
+from survey import store
+
+logger = logging.getLogger(__name__)
+
+QUICK = botocore.config.Config(
+    connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 1}
+)
+
+
+def sqs_client(config):
+    """A boto3 SQS client for the broker the settings name."""
+    base = local_queue_base(config["CELERY_BROKER_URL"])
+    if base:
+        userinfo = config["CELERY_BROKER_URL"].split("://", 1)[1].rsplit("@", 1)
+        key, _, secret = (
+            userinfo[0].partition(":") if len(userinfo) == 2 else ("", "", "")
+        )
+        return boto3.client(
+            "sqs",
+            endpoint_url=base,
+            region_name=config["SQS_REGION"],
+            aws_access_key_id=key or "local",
+            aws_secret_access_key=secret or "local",
+            config=QUICK,
+        )
+    return boto3.client("sqs", region_name=config["SQS_REGION"], config=QUICK)
+
+
+def missing_settings(config):
+    problems = []
+    if not config.get("SECRET_KEY"):
+        problems.append("SECRET_KEY is not set: the app will not start")
+    if not config.get("SURVEY_ANALYSTS"):
+        problems.append(
+            "SURVEY_ANALYSTS is not set: nobody can sign in to the analyst pages"
+        )
+    if config["GEO_PROVIDER"] == "rest" and not config["GEO_REST_URL"]:
+        problems.append("GEO_PROVIDER is rest but GEO_REST_URL is not set")
+    if not config["SQS_QUEUE_URL"]:
+        problems.append(
+            "SQS_QUEUE_URL is not set (needed when the broker URL names no host)"
+        )
+    return problems
+
+
+def credential_problems(config):
+    """Signing needs credentials that are present and not expired."""
+    if not config["OPENSEARCH_AWS_REGION"]:
+        return []
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        return ["no AWS credentials found (instance role, AWS_PROFILE or keys)"]
+    try:
+        credentials.get_frozen_credentials()
+    except botocore.exceptions.BotoCoreError as error:
+        return [f"AWS credentials could not be refreshed: {error}"]
+    return []
+
+
+def opensearch_problems(config, client=None):
+    client = client or store.make_client(config)
+    url = config["OPENSEARCH_URL"]
+    try:
+        client.info()
+    except (AuthenticationException, AuthorizationException):
+        return [
+            f"OpenSearch at {url} refused the credentials (expired, or not allowed)"
+        ]
+    except ConnectionError:
+        return [f"OpenSearch is unreachable at {url}"]
+    except TransportError as error:
+        return [
+            f"OpenSearch at {url} answered with an error (HTTP {error.status_code})"
+        ]
+    return store.mapping_problems(client, config["OPENSEARCH_INDEX"])
+
+
+def sqs_problems(config, client=None):
+    client = client or sqs_client(config)
+    problems = []
+    for name_key, url_key in (
+        ("SQS_QUEUE_NAME", "SQS_QUEUE_URL"),
+        ("SQS_DEAD_LETTER_QUEUE_NAME", "SQS_DEAD_LETTER_QUEUE_URL"),
+    ):
+        problem = queue_problem(client, config[name_key], config[url_key])
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def queue_problem(client, name, url):
+    if not url:
+        return f"queue {name} has no URL"
+    try:
+        client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    except botocore.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
+            return f"queue {name} not found at {url}"
+        if "ExpiredToken" in code or "InvalidClientTokenId" in code:
+            return f"SQS refused the credentials ({code})"
+        return f"queue {name}: SQS answered {code or 'an error'}"
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectTimeoutError,
+    ):
+        return f"SQS is unreachable for queue {name} at {url}"
+    except botocore.exceptions.BotoCoreError as error:
+        return f"queue {name}: {error}"
+    return None
+
+
+def all_problems(config):
+    """Every problem found, each a sentence an operator can act on."""
+    return (
+        missing_settings(config)
+        + credential_problems(config)
+        + opensearch_problems(config)
+        + sqs_problems(config)
+    )
