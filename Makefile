@@ -15,7 +15,7 @@ TEST_ENV := STACK_DIR=$(CURDIR)/.stack/test-$(TEST_PORT_PREFIX) \
 	STACK_ELASTICMQ_PORT=$(TEST_PORT_PREFIX)9324 STACK_OPENSEARCH_HEAP=768m
 PYTEST_ARGS ?=
 
-.PHONY: run test test-stack test-stack-down pytest stack stack-down bench lint format venv geodata clean
+.PHONY: run test browser-deps test-stack test-stack-down pytest stack stack-down bench lint format venv geodata clean
 
 venv: $(INSTALLED)
 
@@ -31,7 +31,13 @@ geodata:
 run: venv geodata
 	$(BIN)/python stack/run.py
 
-test: venv
+# Debian's Chromium and its driver for the browser tests (needs root for apt).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update && apt-get install -y chromium chromium-driver; \
+	fi
+
+test: venv browser-deps
 	$(PYTHON) stack/geodata.py test
 	$(TEST_ENV) $(PYTHON) stack/stack.py up
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \

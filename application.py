@@ -4,6 +4,7 @@ Elastic Beanstalk and gunicorn import ``application``. Building it talks to no
 service; OpenSearch and SQS are reached when a request needs them.
 """
 
+import ipaddress
 import logging
 import uuid
 from urllib.parse import parse_qsl
@@ -208,6 +209,11 @@ def spam_reasons(form, seconds_to_fill):
     return reasons
 
 
+def locatable(address):
+    """Whether an address can have a place: loopback and private ones cannot."""
+    return bool(address) and ipaddress.ip_address(address).is_global
+
+
 def store_submission(form, doc_id, seconds_to_fill):
     """One OpenSearch write and one SQS send, then a redirect."""
     config = current_app.config
@@ -216,7 +222,7 @@ def store_submission(form, doc_id, seconds_to_fill):
     if reasons:
         status = GeoStatus.SKIPPED
     else:
-        status = GeoStatus.PENDING if address else GeoStatus.UNLOCATABLE
+        status = GeoStatus.PENDING if locatable(address) else GeoStatus.UNLOCATABLE
 
     fields = {
         "essay_question": form.essay_question.data,
