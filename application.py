@@ -78,9 +78,10 @@ def create_app(overrides=None):
 
 def register_extensions(app):
     """Blueprints and commands that live in their own modules."""
-    from survey import commands, health
+    from survey import analysts, commands, health
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(analysts.bp)
     commands.register(app)
 
 

@@ -90,6 +90,44 @@ SETTINGS = [
         secret=True,
     ),
     Setting(
+        "SURVEY_LOGIN_MAX_FAILURES",
+        10,
+        "Failed analyst logins from one address, per web process, before it "
+        "must wait out SURVEY_LOGIN_WINDOW.",
+        int,
+    ),
+    Setting(
+        "SURVEY_LOGIN_WINDOW",
+        300,
+        "Seconds over which failed analyst logins are counted.",
+        int,
+    ),
+    Setting(
+        "SURVEY_ANALYST_SESSION_HOURS",
+        12.0,
+        "Hours an analyst stays signed in on the pages.",
+        float,
+    ),
+    Setting(
+        "SURVEY_SEARCH_MAX_PAGE_SIZE",
+        100,
+        "Most answers one search page or API call returns.",
+        int,
+    ),
+    Setting(
+        "SURVEY_MAP_MAX_POINTS",
+        200,
+        "Up to this many located answers the map shows each one; above it, "
+        "grid clusters.",
+        int,
+    ),
+    Setting(
+        "SURVEY_EXPORT_BATCH",
+        500,
+        "Answers fetched from OpenSearch per round trip of a streamed export.",
+        int,
+    ),
+    Setting(
         "SURVEY_SECURE_COOKIES",
         False,
         "Send session cookies only over HTTPS (set true behind TLS).",
