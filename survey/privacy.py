@@ -30,6 +30,9 @@ def stored_address(remote_addr, config):
 
 def delete_matching(client, index, query):
     """Delete every document of `index` that `query` matches; the count."""
+    # delete_by_query sees only refreshed documents: an answer stored a
+    # moment ago must not survive its erasure.
+    client.indices.refresh(index=index)
     result = client.delete_by_query(
         index=index,
         body={"query": query},
