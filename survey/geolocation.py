@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import maxminddb
 import requests
@@ -89,14 +90,20 @@ class RateLimiter:
         self.next_slot = time.monotonic()
         self.lock = threading.Lock()
 
-    def acquire(self):
+    def reserve(self, now=None):
+        """Take the next free slot; returns the seconds to wait for it."""
         if not self.interval:
-            return
+            return 0.0
         with self.lock:
-            now = time.monotonic()
+            now = time.monotonic() if now is None else now
             wait = self.next_slot - now
             self.next_slot = max(now, self.next_slot) + self.interval
-        if wait > 0:
+        return max(wait, 0.0)
+
+    def acquire(self):
+        # Sleep outside the lock so that other threads can take later slots.
+        wait = self.reserve()
+        if wait:
             time.sleep(wait)
 
 
@@ -125,8 +132,11 @@ class RestProvider:
     def lookup(self, address):
         self.limiter.acquire()
         try:
+            # A redirect could carry the address to a host nobody chose.
             response = self.session.get(
-                f"{self.base}/json/{address}", timeout=self.timeout
+                f"{self.base}/json/{address}",
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.Timeout:
             raise LookupFailed("timeout") from None
@@ -171,26 +181,33 @@ def text_or_none(value):
 
 
 def retry_after(response):
-    """Seconds from a Retry-After header given in seconds, else None."""
+    """Seconds a Retry-After header asks for (seconds or an HTTP date), or None."""
     value = response.headers.get("Retry-After", "").strip()
     if value.isdigit():
         return float(value)
-    return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class LookupCache:
     """Recent answers (locations and unlocatable addresses), thread-safe."""
 
-    def __init__(self, size, ttl):
+    def __init__(self, size, ttl, clock=time.monotonic):
         self.size = size
         self.ttl = ttl
+        self.clock = clock
         self.entries = OrderedDict()
         self.lock = threading.Lock()
 
     def get(self, key):
         with self.lock:
             entry = self.entries.get(key)
-            if entry is None or entry[0] < time.monotonic():
+            if entry is None or entry[0] < self.clock():
                 return None
             self.entries.move_to_end(key)
             return entry[1]
@@ -199,7 +216,7 @@ class LookupCache:
         if self.size <= 0:
             return
         with self.lock:
-            self.entries[key] = (time.monotonic() + self.ttl, value)
+            self.entries[key] = (self.clock() + self.ttl, value)
             self.entries.move_to_end(key)
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
