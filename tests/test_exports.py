@@ -1,0 +1,166 @@
+"""Streamed exports: each format parses and holds what the search finds."""
+
+import csv
+import io
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from analysts_helpers import ANALYSTS, START, basic, login
+from conftest import make_app
+
+from survey.exports import safe_cell, write_csv
+
+pytest_plugins = ["analysts_fixtures"]
+
+QUERIES = ["q=lonely", "bbox=-10,45,20,62", "spam=show", "q=nothing-matches-this"]
+
+
+def searched_ids(client, query):
+    body = client.get(f"/api/answers?size=100&{query}", headers=basic()).get_json()
+    return {answer["id"] for answer in body["answers"]}
+
+
+def ndjson_ids(text):
+    return [json.loads(line)["id"] for line in text.splitlines()]
+
+
+def csv_ids(text):
+    return [row["id"] for row in csv.DictReader(io.StringIO(text))]
+
+
+def geojson_ids(text):
+    collection = json.loads(text)
+    assert collection["type"] == "FeatureCollection"
+    for feature in collection["features"]:
+        if feature["geometry"] is not None:
+            lon, lat = feature["geometry"]["coordinates"]
+            assert -180 <= lon <= 180 and -90 <= lat <= 90
+    return [feature["id"] for feature in collection["features"]]
+
+
+PARSERS = {"ndjson": ndjson_ids, "csv": csv_ids, "geojson": geojson_ids}
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("query", QUERIES)
+def test_api_export_holds_the_searched_answers(city_app, kind, query):
+    client = city_app.test_client()
+
+    response = client.get(f"/api/answers?format={kind}&{query}", headers=basic())
+
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert "attachment" in response.headers["Content-Disposition"]
+    ids = PARSERS[kind](response.get_data(as_text=True))
+    assert len(ids) == len(set(ids))
+    assert set(ids) == searched_ids(client, query)
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+def test_page_export_links_work_for_a_signed_in_analyst(city_app, kind):
+    client = city_app.test_client()
+    login(client)
+
+    response = client.get(f"/answers/export.{kind}?q=lonely")
+
+    assert response.status_code == 200
+    ids = PARSERS[kind](response.get_data(as_text=True))
+    assert set(ids) == searched_ids(client, "q=lonely")
+
+
+def test_geojson_places_answers_at_their_city(city_app):
+    client = city_app.test_client()
+
+    response = client.get("/api/answers?format=geojson&q=forest", headers=basic())
+
+    (feature,) = json.loads(response.get_data(as_text=True))["features"]
+    assert feature["geometry"]["coordinates"] == [-122.3149, 47.2513]
+    assert feature["properties"]["city"] == "Milton"
+    assert feature["properties"]["email"] == "mil-1@example.com"
+
+
+def test_unknown_export_kind_is_not_found(city_app):
+    client = city_app.test_client()
+    login(client)
+
+    assert client.get("/answers/export.xlsx").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTAB", "'\tTAB"),
+        ("plain words", "plain words"),
+        (-0.0931, -0.0931),
+        (["honeypot", "too_fast"], "honeypot too_fast"),
+    ],
+)
+def test_csv_cells_never_start_a_formula(value, cell):
+    assert safe_cell(value) == cell
+
+
+def test_csv_export_of_a_formula_essay_reads_back_as_text(opensearch, settings):
+    rows = list(csv.reader(io.StringIO("".join(write_csv([{"essay": "=1+2"}])))))
+
+    assert rows[1][2] == "'=1+2"
+
+
+@pytest.fixture(scope="module")
+def many_answers(opensearch, settings):
+    """An index of 1,500 answers, more than several export batches."""
+    from opensearchpy.helpers import bulk
+
+    from survey import store
+
+    index = f"{settings['OPENSEARCH_INDEX']}_many_{uuid.uuid4().hex[:6]}"
+    store.ensure_index(opensearch, index)
+    actions = (
+        {
+            "_index": index,
+            "_id": f"many-{number}",
+            "_source": {
+                "essay_question": f"answer number {number}",
+                "email_addr": f"many{number}@example.com",
+                "is_spam": False,
+                "@timestamp": (START + timedelta(seconds=number)).isoformat(),
+                "geo": {"lat": number % 80, "lon": number % 170},
+                "geo_status": "located",
+            },
+        }
+        for number in range(1500)
+    )
+    bulk(opensearch, actions, refresh=True)
+    yield index
+    opensearch.indices.delete(index=index, ignore_unavailable=True)
+    opensearch.indices.delete_index_template(
+        name=store.template_name(index), ignore=[404]
+    )
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+def test_export_of_more_than_a_page_streams_every_answer(settings, many_answers, kind):
+    app = make_app(
+        settings,
+        OPENSEARCH_INDEX=many_answers,
+        SURVEY_ANALYSTS=ANALYSTS,
+        SURVEY_EXPORT_BATCH=200,
+    )
+    client = app.test_client()
+
+    response = client.get(f"/api/answers?format={kind}", headers=basic())
+
+    assert response.is_streamed
+    chunks = list(response.response)
+    assert len(chunks) > 3
+    ids = PARSERS[kind](
+        "".join(chunk if isinstance(chunk, str) else chunk.decode() for chunk in chunks)
+    )
+    assert len(ids) == 1500
+    assert set(ids) == {f"many-{number}" for number in range(1500)}
+    response.close()
