@@ -48,7 +48,8 @@ def mark_enqueued(client, index, doc_ids, moment):
         }
         for doc_id in doc_ids
     )
-    _, failures = bulk(client, actions, raise_on_error=False, refresh=False)
+    # wait_for: a second run right after this one already sees the marks.
+    _, failures = bulk(client, actions, raise_on_error=False, refresh="wait_for")
     failed = {failure["update"]["_id"] for failure in failures}
     return [doc_id for doc_id in doc_ids if doc_id not in failed]
 

@@ -1,0 +1,146 @@
+"""`flask backfill-locations` on the real OpenSearch, ElasticMQ and worker."""
+
+import uuid
+
+import pytest
+from conftest import make_app, submit_answer, wait_for
+
+from survey import store
+
+LOCATABLE = {"81.2.69.142": "London", "216.160.83.56": "Milton"}
+LOCATABLE["89.160.20.112"] = "Linköping"
+
+
+@pytest.fixture
+def backfill_index(opensearch, settings):
+    """An index of its own, so the counts in the summary are exact."""
+    index = f"{settings['OPENSEARCH_INDEX']}_backfill_{uuid.uuid4().hex[:6]}"
+    store.ensure_index(opensearch, index)
+    yield index
+    opensearch.indices.delete(index=index, ignore_unavailable=True)
+    opensearch.indices.delete_index_template(
+        name=store.template_name(index), ignore=[404]
+    )
+
+
+def queued(sqs, queues):
+    """Messages in the session queue, visible or being worked on."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queues["url"],
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def statuses(opensearch, index):
+    opensearch.indices.refresh(index=index)
+    hits = opensearch.search(index=index, body={"size": 100})["hits"]["hits"]
+    return {hit["_id"]: hit["_source"] for hit in hits}
+
+
+def backfill(app, *args):
+    result = app.test_cli_runner().invoke(args=["backfill-locations", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def store_without_the_quiz(opensearch, index):
+    """An answer from before geo fields existed, one whose lookup failed, and
+    ones the backfill must leave alone."""
+    old = {"essay_question": "Old answer", "email_addr": "old@example.com"}
+    store.save_answer(
+        opensearch, index, "old", {**old, "client_ip_addr": "81.2.69.142"}
+    )
+    failed = {"geo_status": "failed", "geo_error": "timeout", "is_spam": False}
+    store.save_answer(
+        opensearch,
+        index,
+        "failed",
+        {**old, **failed, "client_ip_addr": "216.160.83.56"},
+    )
+    store.save_answer(
+        opensearch,
+        index,
+        "unlocatable",
+        {**old, "geo_status": "unlocatable", "client_ip_addr": "10.1.2.3"},
+    )
+    store.save_answer(opensearch, index, "no-address", {**old, "geo_status": "pending"})
+
+
+def test_backfill_locates_what_the_queue_lost_and_runs_twice_safely(
+    settings, opensearch, backfill_index, sqs, purge_queues, start_worker
+):
+    app = make_app(settings, OPENSEARCH_INDEX=backfill_index)
+    client = app.test_client()
+    for ip in LOCATABLE:
+        assert submit_answer(client, essay="Lost task", ip=ip).status_code == 303
+    submit_answer(client, essay="Spam", ip="81.2.69.142", website="bot")
+    store_without_the_quiz(opensearch, backfill_index)
+    # The quiz's own tasks are lost, as in an SQS outage.
+    sqs.purge_queue(QueueUrl=purge_queues["url"])
+    assert queued(sqs, purge_queues) == 0
+    opensearch.indices.refresh(index=backfill_index)
+
+    dry = backfill(app, "--dry-run")
+    assert "would enqueue 5 answers" in dry
+    assert queued(sqs, purge_queues) == 0
+
+    first = backfill(app)
+    assert "enqueued 5 answers, failed 0" in first
+    assert queued(sqs, purge_queues) == 5
+    enqueued = [
+        doc_id
+        for doc_id, source in statuses(opensearch, backfill_index).items()
+        if source.get("geo_enqueued_at")
+    ]
+    assert len(enqueued) == 5
+    assert not {"unlocatable", "no-address"} & set(enqueued)
+
+    second = backfill(app)
+    assert "enqueued 0 answers" in second
+    assert "5 enqueued in the last" in second
+    assert queued(sqs, purge_queues) == 5
+
+    start_worker(OPENSEARCH_INDEX=backfill_index)
+
+    def all_located():
+        found = statuses(opensearch, backfill_index)
+        wanted = [found[doc_id] for doc_id in enqueued]
+        return all(source.get("geo_status") == "located" for source in wanted)
+
+    wait_for(all_located, timeout=60, what="every backfilled answer to be located")
+    found = statuses(opensearch, backfill_index)
+    cities = sorted(found[doc_id]["geo_city"] for doc_id in enqueued)
+    assert cities == sorted([*LOCATABLE.values(), "London", "Milton"])
+    spam = [source for source in found.values() if source["essay_question"] == "Spam"]
+    assert spam[0]["geo_status"] == "skipped"
+    wait_for(lambda: queued(sqs, purge_queues) == 0, what="the queue to drain")
+
+    last = backfill(app, "--min-age", "0")
+    assert "enqueued 0 answers, failed 0" in last
+    assert queued(sqs, purge_queues) == 0
+
+
+def test_backfill_retries_after_min_age(
+    settings, opensearch, backfill_index, sqs, purge_queues
+):
+    app = make_app(settings, OPENSEARCH_INDEX=backfill_index)
+    store_without_the_quiz(opensearch, backfill_index)
+    opensearch.indices.refresh(index=backfill_index)
+
+    assert "enqueued 2 answers" in backfill(app)
+    assert "enqueued 0 answers" in backfill(app)
+    assert "enqueued 2 answers" in backfill(app, "--min-age", "0")
+    assert queued(sqs, purge_queues) == 4
+
+
+@pytest.mark.parametrize("args", [["--min-age", "-1"], ["--batch-size", "0"]])
+def test_backfill_refuses_bad_options(settings, backfill_index, args):
+    app = make_app(settings, OPENSEARCH_INDEX=backfill_index)
+
+    result = app.test_cli_runner().invoke(args=["backfill-locations", *args])
+
+    assert result.exit_code == 2
