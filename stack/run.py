@@ -58,6 +58,18 @@ def environment():
     return env
 
 
+def local_analyst(env):
+    """Unless SURVEY_ANALYSTS is set, the login `analyst` with a random password
+    kept in .stack/analyst-password; returns that password, or None."""
+    if env.get("SURVEY_ANALYSTS"):
+        return None
+    from werkzeug.security import generate_password_hash
+
+    password = local_secret("analyst-password")
+    env["SURVEY_ANALYSTS"] = f"analyst:{generate_password_hash(password)}"
+    return password
+
+
 def start(command, env):
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
@@ -91,6 +103,7 @@ def wait_for_stop(processes):
 def main():
     subprocess.run([*STACK, "up"], check=True)
     env = environment()
+    password = local_analyst(env)
     processes = []
     status = 1
     try:
@@ -103,6 +116,11 @@ def main():
         processes.append(start(WEB, env))
         processes.append(start(WORKER, env))
         print("run: the quiz is at http://127.0.0.1:5000 (Ctrl-C stops all)")
+        if password:
+            print(
+                "run: analysts sign in at http://127.0.0.1:5000/login as "
+                f"analyst / {password} (kept in .stack/analyst-password)"
+            )
         status = wait_for_stop(processes)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
