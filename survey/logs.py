@@ -33,8 +33,12 @@ EMAIL_MARK = "[email]"
 IP_MARK = "[ip]"
 
 # `%40` is an `@` in a URL that was logged without decoding.
+# The domain must end in letters, so `user:**@127.0.0.1` (a masked broker
+# URL) is left to the IP check, which keeps loopback. `=` is left out of the
+# local part, so a logged query string keeps its parameter name.
 EMAIL = re.compile(
-    r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+    r"[\w.!#$%&'*+/?^`{|}~-]+(?:@|%40)(?:[\w-]+\.)+[^\W\d_][\w-]*",
+    re.IGNORECASE,
 )
 # Broad candidates; `ipaddress` decides which ones are addresses.
 IPV6 = re.compile(r"(?<![\w:.])[0-9a-f.]*:[0-9a-f.]*:[0-9a-f:.]*", re.IGNORECASE)
