@@ -7,17 +7,17 @@ once), so each run writes the same final state.
 
 import ipaddress
 import logging
-import re
 import threading
 
 from celery import Task
 from celery.signals import setup_logging, worker_ready
+from celery.worker.request import Request
 from opensearchpy.exceptions import ConnectionError as OpenSearchUnreachable
 from opensearchpy.exceptions import TransportError
 
 from config import load_config
 from survey import store
-from survey.broker import LOCATE_TASK, make_celery
+from survey.broker import DOC_ID, LOCATE_TASK, describe_args, make_celery
 from survey.geolocation import (
     LookupFailed,
     Unlocatable,
@@ -33,8 +33,6 @@ config = load_config()
 celery = make_celery(config)
 celery.conf.worker_consumer = "survey.consumer:DeadLetteringConsumer"
 celery.conf.survey_dead_letter_queue = config["SQS_DEAD_LETTER_QUEUE_NAME"]
-
-DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @setup_logging.connect
@@ -75,8 +73,25 @@ class GeolocationFailed(RuntimeError):
     """Retries are used up; the failure is recorded on the document."""
 
 
+class PrivateRequest(Request):
+    """A received task whose logged arguments never show the address.
+
+    The sender sets a safe argsrepr, but a retry or a message from another
+    sender may carry none, and Celery then logs the arguments themselves.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._argsrepr = describe_args(self._args)
+        self._kwargsrepr = "{}" if not self._kwargs else "<arguments withheld>"
+        self._request_dict["argsrepr"] = self._argsrepr
+        self._request_dict["kwargsrepr"] = self._kwargsrepr
+
+
 class DeadLetteringTask(Task):
     """A task that failed for good is copied to the dead-letter queue."""
+
+    Request = PrivateRequest
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         queue = config["SQS_DEAD_LETTER_QUEUE_NAME"]
@@ -86,7 +101,7 @@ class DeadLetteringTask(Task):
             kwargs=kwargs,
             task_id=task_id,
             queue=queue,
-            argsrepr="<dead letter>",
+            argsrepr=describe_args(args),
             kwargsrepr="{}",
             headers={"dead_letter_reason": type(exc).__name__},
         )
@@ -149,10 +164,26 @@ def get_location(self, doc_id, ip):
     ):
         fields["client_ip_addr"] = None
 
-    write_fields(self, client, index, doc_id, fields)
     if fields["geo_status"] == GeoStatus.FAILED:
-        raise GeolocationFailed(fields["geo_error"])
+        return record_failure(self, client, index, doc_id, fields)
+
+    write_fields(self, client, index, doc_id, fields)
     return fields["geo_status"]
+
+
+def record_failure(task, client, index, doc_id, fields):
+    """Record a final failure, unless an earlier delivery located the answer.
+
+    SQS may deliver a task again after it succeeded; a provider outage then
+    must not turn a located answer into a failed one.
+    """
+    current = store.get_answer(client, index, doc_id) or {}
+    if current.get("geo_status") == GeoStatus.LOCATED:
+        logger.info("answer %s in %s was located already: kept", doc_id, index)
+        return GeoStatus.LOCATED
+
+    write_fields(task, client, index, doc_id, fields)
+    raise GeolocationFailed(fields["geo_error"])
 
 
 def retry_or_fail(task, failure, doc_id):
@@ -172,7 +203,12 @@ def retry_or_fail(task, failure, doc_id):
             attempt + 1,
             delay,
         )
-        raise task.retry(countdown=delay, exc=failure)
+        raise task.retry(
+            countdown=delay,
+            exc=failure,
+            argsrepr=describe_args(task.request.args),
+            kwargsrepr="{}",
+        )
 
     logger.error("lookup for answer %s failed for good: %s", doc_id, failure.reason)
     return {"geo_status": GeoStatus.FAILED, "geo_error": failure.reason}
@@ -193,7 +229,12 @@ def write_fields(task, client, index, doc_id, fields):
             type(error).__name__,
             delay,
         )
-        raise task.retry(countdown=delay, exc=error) from None
+        raise task.retry(
+            countdown=delay,
+            exc=error,
+            argsrepr=describe_args(task.request.args),
+            kwargsrepr="{}",
+        ) from None
 
     if not found:
         logger.warning("answer %s not found in %s: nothing to update", doc_id, index)

@@ -1,13 +1,17 @@
 """The Celery app over SQS, shared by the web process (which only sends) and
 the worker (which also consumes)."""
 
+import json
 import logging
+import re
 
+from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery
 
 logger = logging.getLogger(__name__)
 
 LOCATE_TASK = "tasks.get_location"
+DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def transport_options(config, send_timeout=None):
@@ -64,11 +68,76 @@ def make_celery(config, send_timeout=None):
     return celery
 
 
+def describe_args(args):
+    """What Celery may log for a task's arguments: the answer id, no address."""
+    if args and isinstance(args[0], str) and DOC_ID.match(args[0]):
+        return f"('{args[0]}', '<address>')"
+    return "<arguments withheld>"
+
+
 def enqueue_location(celery, doc_id, ip):
     """Send `tasks.get_location` for one answer, keeping the address out of logs."""
     celery.send_task(
         LOCATE_TASK,
         args=[doc_id, ip],
-        argsrepr=f"('{doc_id}', '<address>')",
+        argsrepr=describe_args([doc_id, ip]),
         kwargsrepr="{}",
     )
+
+
+def queue_problems(sqs_client, config):
+    """What is wrong with the task queue for this worker, in plain words.
+
+    Looks the queue up by its configured URL only (a predefined queue needs
+    no permission to list or create queues). Messages must stay invisible
+    through the longest retry delay, and failures need somewhere to go.
+    """
+    url = config["SQS_QUEUE_URL"]
+    if not url:
+        return ["SQS_QUEUE_URL is not set"]
+    try:
+        attributes = sqs_client.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+        )["Attributes"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "NonExistentQueue" in code:
+            return [f"queue {url} does not exist"]
+        return [f"queue {url} cannot be read ({code or 'client error'})"]
+    except BotoCoreError as error:
+        return [f"queue {url} cannot be reached ({type(error).__name__})"]
+
+    problems = []
+    visibility = int(attributes.get("VisibilityTimeout", 0))
+    longest = config["GEO_RETRY_BACKOFF_MAX"]
+    if visibility <= longest:
+        problems.append(
+            f"queue {url} hides a received message for {visibility} s, not "
+            f"longer than the longest retry delay GEO_RETRY_BACKOFF_MAX "
+            f"({longest:g} s): waiting retries would be delivered twice"
+        )
+
+    dead_letters = config["SQS_DEAD_LETTER_QUEUE_NAME"]
+    policy = attributes.get("RedrivePolicy")
+    problems.extend(redrive_problems(url, policy, dead_letters))
+    return problems
+
+
+def redrive_problems(url, policy_text, dead_letters):
+    """Problems with a queue's redrive policy (its dead-letter queue)."""
+    if not policy_text:
+        return [
+            f"queue {url} has no redrive policy: a message no worker can "
+            "finish is received again forever"
+        ]
+    try:
+        policy = json.loads(policy_text)
+        target = policy["deadLetterTargetArn"]
+    except (ValueError, KeyError, TypeError):
+        return [f"queue {url} has a redrive policy that does not parse"]
+    if not target.endswith(f":{dead_letters}"):
+        return [
+            f"queue {url} sends dead letters to {target or 'nowhere'}, not to "
+            f"SQS_DEAD_LETTER_QUEUE_NAME ({dead_letters})"
+        ]
+    return []

@@ -17,8 +17,33 @@ def dead_letter_raw(message, dead_letter_queue):
     client.send_message(QueueUrl=url, MessageBody=body)
 
 
+def pin_routing_key(message):
+    """Name the queue a message was received from as its routing key.
+
+    kombu acknowledges an SQS message through the queue its body's
+    routing_key names; a body naming any other queue (a foreign or forged
+    message) could then never be deleted, and the failed ack stops the
+    consumer. The queue it really came from is the one that counts.
+    """
+    delivery = message.delivery_info
+    received_from = delivery.get("sqs_queue")
+    for name, queue in message.channel.predefined_queues.items():
+        if queue["url"] == received_from:
+            delivery["routing_key"] = name
+            return
+
+
 class DeadLetteringConsumer(Consumer):
     """Unreadable and unknown messages go to the dead-letter queue."""
+
+    def create_task_handler(self, *args, **kwargs):
+        handle = super().create_task_handler(*args, **kwargs)
+
+        def on_task_received(message):
+            pin_routing_key(message)
+            return handle(message)
+
+        return on_task_received
 
     def set_aside(self, message, why):
         queue = self.app.conf.survey_dead_letter_queue
