@@ -101,7 +101,9 @@ def queue_problems(sqs_client, config):
         )["Attributes"]
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if "NonExistentQueue" in code:
+        # The JSON protocol says QueueDoesNotExist, the query protocol
+        # AWS.SimpleQueueService.NonExistentQueue.
+        if code == "QueueDoesNotExist" or code.endswith("NonExistentQueue"):
             return [f"queue {url} does not exist"]
         return [f"queue {url} cannot be read ({code or 'client error'})"]
     except BotoCoreError as error:
