@@ -68,12 +68,50 @@
       return response.json();
     }).then(function (topology) {
       var land = topojson.feature(topology, topology.objects.land);
+      land.features.forEach(unwrapGeometry);
       L.geoJSON(land, {
         interactive: false,
         style: { color: "#6c757d", weight: 1, fillColor: "#f8f9fa", fillOpacity: 1 },
       }).addTo(map);
       markers.eachLayer(function (layer) { layer.bringToFront(); });
     });
+  }
+
+  // The outline is on a sphere: a ring may jump from 180 to -180 degrees of
+  // longitude, which a flat map would draw as a line across the world. Make
+  // each ring continuous, and close a ring that goes round a pole over that pole.
+  function unwrapRing(ring) {
+    var shift = 0;
+    var out = [ring[0].slice()];
+    for (var i = 1; i < ring.length; i++) {
+      var step = ring[i][0] - ring[i - 1][0];
+      if (step > 180) {
+        shift -= 360;
+      } else if (step < -180) {
+        shift += 360;
+      }
+      out.push([ring[i][0] + shift, ring[i][1]]);
+    }
+    if (shift !== 0) {
+      var pole = ring.reduce(function (sum, point) { return sum + point[1]; }, 0) < 0 ? -90 : 90;
+      out.push([out[out.length - 1][0], pole], [out[0][0], pole]);
+    }
+    return recentre(out);
+  }
+
+  // Move a ring by whole turns so that most of it lies between -180 and 180.
+  function recentre(ring) {
+    var longitudes = ring.map(function (point) { return point[0]; });
+    var middle = (Math.min.apply(null, longitudes) + Math.max.apply(null, longitudes)) / 2;
+    var turns = Math.round(middle / 360);
+    return ring.map(function (point) { return [point[0] - 360 * turns, point[1]]; });
+  }
+
+  function unwrapGeometry(feature) {
+    var geometry = feature.geometry;
+    var polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+    var unwrapped = polygons.map(function (polygon) { return polygon.map(unwrapRing); });
+    geometry.coordinates = geometry.type === "Polygon" ? unwrapped[0] : unwrapped;
   }
 
   function load() {
@@ -148,7 +186,8 @@
       var item = document.createElement("li");
       item.className = "list-group-item map-answer";
       var place = [answer.city, answer.country].filter(Boolean).join(", ") || "unknown place";
-      item.appendChild(line("small text-body-secondary", answer.time + " · " + place));
+      var time = (answer.time || "").slice(0, 16).replace("T", " ") + " UTC";
+      item.appendChild(line("small text-body-secondary", time + " · " + place));
       item.appendChild(line("small email", answer.email || ""));
       var essay = answer.essay.length > 300 ? answer.essay.slice(0, 300) + "…" : answer.essay;
       item.appendChild(line("essay", essay));
