@@ -6,6 +6,7 @@ service; OpenSearch and SQS are reached when a request needs them.
 
 import ipaddress
 import logging
+import sys
 import uuid
 from urllib.parse import parse_qsl
 
@@ -25,7 +26,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchUnreachable
 from opensearchpy.exceptions import TransportError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import load_config, require
+from config import ConfigError, load_config, require
 from forms import QuizForm
 from survey import errors, store
 from survey.broker import enqueue_location
@@ -96,6 +97,11 @@ def handle_csrf_error(error):
         return errors.render_error(400, "This form has expired. Please reload it.")
     form = new_quiz_form(meta={"csrf": True})
     form.form_token.data = None
+    # A body that cannot be parsed also has no readable token: say what is
+    # really wrong with it.
+    problem = form_body_problem(form)
+    if problem:
+        return render_quiz(form, *problem)
     return render_quiz(
         form,
         400,
@@ -162,7 +168,7 @@ def take_test():
 
     problem = form_body_problem(form)
     if problem:
-        return render_quiz(form, 400, problem)
+        return render_quiz(form, *problem)
     if not form.validate():
         return render_quiz(form, 400, "Please correct the marked fields.")
 
@@ -180,12 +186,12 @@ def take_test():
 
 
 def form_body_problem(form):
-    """Why the raw body is not a quiz submission, or None."""
+    """(status, why) when the raw body is not a quiz submission, else None."""
     if request.mimetype != "application/x-www-form-urlencoded":
-        return "The form was sent in an encoding this page does not accept."
+        return 415, "The form was sent in an encoding this page does not accept."
     try:
         pairs = parse_qsl(
-            request.get_data(cache=True).decode("ascii"),
+            request.get_data(cache=True).decode("utf-8"),
             keep_blank_values=True,
             strict_parsing=False,
             encoding="utf-8",
@@ -193,11 +199,13 @@ def form_body_problem(form):
             max_num_fields=len(form.field_names) + 1,
         )
     except (UnicodeDecodeError, ValueError):
-        return "The form contained text that is not valid Unicode, or too many fields."
+        return 400, (
+            "The form contained text that is not valid Unicode, or too many fields."
+        )
 
     names = [name for name, _ in pairs]
     if set(names) - form.field_names or len(names) != len(set(names)):
-        return "The form contained fields this page does not know."
+        return 400, "The form contained fields this page does not know."
     return None
 
 
@@ -273,4 +281,12 @@ def thanks():
     return render_template("thanks.html")
 
 
-application = create_app()
+def build_application():
+    """The module's app; a missing or bad setting ends the process with its name."""
+    try:
+        return create_app()
+    except ConfigError as error:
+        sys.exit(f"survey: cannot start: {error}")
+
+
+application = build_application()

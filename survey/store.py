@@ -74,8 +74,12 @@ def index_body():
     return {"settings": settings, "mappings": mappings}
 
 
-def make_client(config):
-    """An OpenSearch client: SigV4-signed on AWS, plain HTTP locally."""
+def make_client(config, aws_session=None):
+    """An OpenSearch client: SigV4-signed on AWS, plain HTTP locally.
+
+    `aws_session` (a boto3 Session) supplies the signing credentials instead
+    of the default chain.
+    """
     options = {
         "hosts": [config["OPENSEARCH_URL"]],
         "timeout": config["OPENSEARCH_TIMEOUT"],
@@ -88,7 +92,7 @@ def make_client(config):
         from survey.awsauth import refreshing_sigv4_auth
 
         options["http_auth"] = refreshing_sigv4_auth(
-            region, config["OPENSEARCH_AWS_SERVICE"]
+            region, config["OPENSEARCH_AWS_SERVICE"], session=aws_session
         )
         options["connection_class"] = RequestsHttpConnection
         options["verify_certs"] = True

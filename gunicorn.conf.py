@@ -1,0 +1,50 @@
+"""gunicorn settings; gunicorn reads this file from its working directory.
+
+Bind address, workers and threads come from the command line (see the
+Procfile). Here: a start-up check of the answer index, before any worker.
+"""
+
+import sys
+
+# The control socket's default path is shared by every gunicorn of the user;
+# nothing here uses it.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Refuse to start against an index whose `geo` is not a geo_point.
+
+    An unreachable OpenSearch only warns: a brief outage must not stop a
+    deploy, and the quiz answers 503 until it is back.
+    """
+    problems = index_problems(server.log)
+    if problems:
+        for problem in problems:
+            server.log.error("refusing to start: %s", problem)
+        sys.exit("survey: refusing to start: " + "; ".join(problems))
+
+
+def index_problems(log):
+    """Problems with the configured index's mapping; empty when unknown."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from config import ConfigError, load_config
+    from survey import store
+    from survey.awsauth import MissingCredentials
+
+    try:
+        config = load_config()
+        client = store.make_client(config)
+        index = config["OPENSEARCH_INDEX"]
+        if not client.indices.exists(index=index):
+            log.warning("index %s does not exist yet: run `flask init-index`", index)
+            return []
+        return store.mapping_problems(client, index)
+    except (ConfigError, MissingCredentials) as error:
+        return [str(error)]
+    except OpenSearchException as error:
+        log.warning(
+            "could not check the index mapping (%s); starting anyway",
+            type(error).__name__,
+        )
+        return []
