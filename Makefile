@@ -60,6 +60,13 @@ stack:
 stack-down:
 	$(PYTHON) stack/stack.py down
 
+# Benchmarks and fault drills against the dev stack (started if needed); the
+# drills stop and restart its services. Figures go to bench/results.json.
+bench: venv
+	$(PYTHON) stack/geodata.py city
+	$(PYTHON) stack/stack.py up
+	$(BIN)/python bench/run.py
+
 lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .

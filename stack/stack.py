@@ -5,6 +5,7 @@ Standard library only: it runs before the virtual environment exists.
     python3 stack/stack.py up      # fetch if needed, start, wait until healthy
     python3 stack/stack.py down    # stop exactly the processes `up` started
     python3 stack/stack.py status
+    python3 stack/stack.py stop opensearch   # one service (drills); `start` too
 
 Everything lives under STACK_DIR (default `.stack/`, git-ignored). Downloads go
 through Maven, so they are cached in ~/.m2 and a second start needs no network.
@@ -324,9 +325,9 @@ def elasticmq_healthy():
     return http_ok(f"http://{HOST}:{MQ_PORT}/?Action=GetQueueUrl&QueueName={QUEUE}")
 
 
-def wait_healthy(started):
+def wait_healthy(started, names=("opensearch", "elasticmq")):
     checks = {"opensearch": opensearch_healthy, "elasticmq": elasticmq_healthy}
-    pending = dict(checks)
+    pending = {name: checks[name] for name in names}
     while pending and time.monotonic() - started < START_TIMEOUT:
         for name, check in list(pending.items()):
             if check():
@@ -382,6 +383,13 @@ def down():
         stop(name)
 
 
+def start_one(name):
+    """Start one service of a running stack and wait until it is healthy."""
+    started = time.monotonic()
+    {"opensearch": start_opensearch, "elasticmq": start_elasticmq}[name]()
+    wait_healthy(started, [name])
+
+
 def status():
     for name in ("opensearch", "elasticmq"):
         pid = running_pid(name)
@@ -390,10 +398,18 @@ def status():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "fetch"])
-    command = parser.parse_args().command
+    parser.add_argument(
+        "command", choices=["up", "down", "status", "fetch", "start", "stop"]
+    )
+    parser.add_argument("service", nargs="?", choices=["opensearch", "elasticmq"])
+    arguments = parser.parse_args()
+    command = arguments.command
     STACK_DIR.mkdir(parents=True, exist_ok=True)
-    if command == "fetch":
+    if command in ("start", "stop"):
+        if not arguments.service:
+            parser.error(f"{command} needs a service: opensearch or elasticmq")
+        {"start": start_one, "stop": stop}[command](arguments.service)
+    elif command == "fetch":
         fetch_opensearch()
         fetch_elasticmq()
     else:

@@ -1,0 +1,1 @@
+"""Benchmarks and fault drills against the dev stack: `make bench`."""
