@@ -21,7 +21,6 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from opensearchpy.exceptions import ConnectionError as OpenSearchUnreachable
 from opensearchpy.exceptions import TransportError
 
 from survey import auth, errors, privacy, search
@@ -115,6 +114,25 @@ def index_and_client():
     return current_app.config["OPENSEARCH_INDEX"], services().opensearch
 
 
+@bp.errorhandler(search.SearchRejected)
+def rejected_words(error):
+    if errors.wants_json():
+        return api_problem([REJECTED])
+    return errors.render_error(400, REJECTED)
+
+
+@bp.errorhandler(TransportError)
+def opensearch_failed(error):
+    """OpenSearch unreachable or failing: 503, without its error text."""
+    logger.error(
+        "%s on %s: OpenSearch %s",
+        request.endpoint,
+        current_app.config["OPENSEARCH_INDEX"],
+        error.__class__.__name__,
+    )
+    return errors.render_error(503)
+
+
 def api_problem(problems, status=400):
     return jsonify(error="; ".join(problems), problems=problems, status=status), status
 
@@ -131,12 +149,7 @@ def answers():
         return render_answers(form, None, problems, 400)
 
     index, client = index_and_client()
-    try:
-        results = search.search_answers(client, index, form.criteria())
-    except search.SearchRejected:
-        return render_answers(form, None, [REJECTED], 400)
-    except (OpenSearchUnreachable, TransportError) as error:
-        return unavailable(error, index)
+    results = search.search_answers(client, index, form.criteria())
 
     for answer in results.answers:
         answer["highlight"] = [Markup(fragment) for fragment in answer["highlight"]]
@@ -154,11 +167,6 @@ def render_answers(form, results, problems, status):
     return page, status
 
 
-def unavailable(error, index):
-    logger.error("analyst search on %s failed: %s", index, error.__class__.__name__)
-    return errors.render_error(503)
-
-
 @bp.route("/api/answers")
 @auth.api_login_required
 def api_answers():
@@ -171,12 +179,7 @@ def api_answers():
         return export(criteria, form.format.data)
 
     index, client = index_and_client()
-    try:
-        results = search.search_answers(client, index, criteria)
-    except search.SearchRejected:
-        return api_problem([REJECTED])
-    except (OpenSearchUnreachable, TransportError) as error:
-        return unavailable(error, index)
+    results = search.search_answers(client, index, criteria)
 
     return jsonify(
         total=results.total,
@@ -207,12 +210,9 @@ def export(criteria, kind):
     index, client = index_and_client()
     batch = current_app.config["SURVEY_EXPORT_BATCH"]
     found = search.iterate_answers(client, index, criteria, batch)
-    try:
-        first = next(found, None)
-    except search.SearchRejected:
-        return api_problem([REJECTED])
-    except (OpenSearchUnreachable, TransportError) as error:
-        return unavailable(error, index)
+    # The first batch is fetched before the response starts, so a query that
+    # cannot run still gets a proper status.
+    first = next(found, None)
 
     answers = chain([first], found) if first is not None else iter(())
     body = WRITERS[kind](counted(answers, index, kind))
@@ -267,12 +267,7 @@ def api_map():
     index, client = index_and_client()
     max_points = current_app.config["SURVEY_MAP_MAX_POINTS"]
     zoom = form.parsed.get("zoom", 2)
-    try:
-        data = search.map_data(client, index, form.criteria(), zoom, max_points)
-    except search.SearchRejected:
-        return api_problem([REJECTED])
-    except (OpenSearchUnreachable, TransportError) as error:
-        return unavailable(error, index)
+    data = search.map_data(client, index, form.criteria(), zoom, max_points)
 
     data["attribution"] = f"{ATTRIBUTION} ({ATTRIBUTION_LICENCE})"
     return jsonify(data)
@@ -291,10 +286,7 @@ def erase():
         return render_template("analysts/erase.html", form=form), 400
 
     index, client = index_and_client()
-    try:
-        deleted = privacy.erase_answers(client, index, form.email.data)
-    except (OpenSearchUnreachable, TransportError) as error:
-        return unavailable(error, index)
+    deleted = privacy.erase_answers(client, index, form.email.data)
 
     logger.info(
         "analyst %s erased %d answers of one address from %s",

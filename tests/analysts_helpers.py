@@ -3,8 +3,11 @@ known cities (see analysts_fixtures for the index that holds them)."""
 
 import base64
 import re
+import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from conftest import make_app
 from werkzeug.security import generate_password_hash
 
 NAME = "ana"
@@ -92,3 +95,26 @@ def placed_ids(predicate):
 
 def lonely(essay):
     return "lonely" in essay.lower()
+
+
+def app_on(settings, index, **overrides):
+    """An app that reads `index` and knows the test analyst."""
+    return make_app(
+        settings, OPENSEARCH_INDEX=index, SURVEY_ANALYSTS=ANALYSTS, **overrides
+    )
+
+
+@contextmanager
+def fresh_index(opensearch, settings, label):
+    """A new answer index named after the session's; deleted afterwards."""
+    from survey import store
+
+    index = f"{settings['OPENSEARCH_INDEX']}_{label}_{uuid.uuid4().hex[:6]}"
+    store.ensure_index(opensearch, index)
+    try:
+        yield index
+    finally:
+        opensearch.indices.delete(index=index, ignore_unavailable=True)
+        opensearch.indices.delete_index_template(
+            name=store.template_name(index), ignore=[404]
+        )

@@ -1,6 +1,8 @@
 """Analyst sign-in, the pages' protection, bad query parameters, escaping and
 the erasure action, on the real OpenSearch."""
 
+import socket
+
 import pytest
 from analysts_helpers import (
     ANALYSTS,
@@ -422,3 +424,49 @@ def test_erase_without_csrf_token_is_refused(signed_in, opensearch, settings):
 
     assert response.status_code == 400
     assert opensearch.exists(index=index, id="erase-csrf")
+
+
+# ---------------------------------------------------------------- outages
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/answers", "/api/map", "/api/answers?format=csv"]
+)
+def test_api_answers_503_when_opensearch_is_down(settings, closed_port, path):
+    app = make_app(
+        settings,
+        SURVEY_ANALYSTS=ANALYSTS,
+        OPENSEARCH_URL=f"http://127.0.0.1:{closed_port}",
+        OPENSEARCH_TIMEOUT=1.0,
+    )
+
+    response = app.test_client().get(path, headers=basic())
+
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == 503
+    assert "127.0.0.1" not in body["error"] and "Connection" not in body["error"]
+
+
+def test_search_page_503_when_opensearch_is_down(settings, closed_port):
+    app = make_app(
+        settings,
+        SURVEY_ANALYSTS=ANALYSTS,
+        OPENSEARCH_URL=f"http://127.0.0.1:{closed_port}",
+        OPENSEARCH_TIMEOUT=1.0,
+    )
+    client = app.test_client()
+    login(client)
+
+    response = client.get("/answers?q=lonely")
+
+    assert response.status_code == 503
+    assert "briefly unavailable" in response.get_data(as_text=True)

@@ -1,8 +1,7 @@
 """`flask backfill-locations` on the real OpenSearch, ElasticMQ and worker."""
 
-import uuid
-
 import pytest
+from analysts_helpers import fresh_index
 from conftest import make_app, submit_answer, wait_for
 
 from survey import store
@@ -14,13 +13,8 @@ LOCATABLE["89.160.20.112"] = "Linköping"
 @pytest.fixture
 def backfill_index(opensearch, settings):
     """An index of its own, so the counts in the summary are exact."""
-    index = f"{settings['OPENSEARCH_INDEX']}_backfill_{uuid.uuid4().hex[:6]}"
-    store.ensure_index(opensearch, index)
-    yield index
-    opensearch.indices.delete(index=index, ignore_unavailable=True)
-    opensearch.indices.delete_index_template(
-        name=store.template_name(index), ignore=[404]
-    )
+    with fresh_index(opensearch, settings, "backfill") as index:
+        yield index
 
 
 def queued(sqs, queues):

@@ -3,12 +3,11 @@
 import csv
 import io
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
-from analysts_helpers import ANALYSTS, START, basic, login
-from conftest import make_app
+from analysts_helpers import START, app_on, basic, fresh_index, login
+from opensearchpy.helpers import bulk
 
 from survey.exports import safe_cell, write_csv
 
@@ -111,46 +110,31 @@ def test_csv_export_of_a_formula_essay_reads_back_as_text(opensearch, settings):
     assert rows[1][2] == "'=1+2"
 
 
+def many_actions(index, count):
+    """Bulk actions for `count` located answers."""
+    for number in range(count):
+        source = {
+            "essay_question": f"answer number {number}",
+            "email_addr": f"many{number}@example.com",
+            "is_spam": False,
+            "@timestamp": (START + timedelta(seconds=number)).isoformat(),
+            "geo": {"lat": number % 80, "lon": number % 170},
+            "geo_status": "located",
+        }
+        yield {"_index": index, "_id": f"many-{number}", "_source": source}
+
+
 @pytest.fixture(scope="module")
 def many_answers(opensearch, settings):
     """An index of 1,500 answers, more than several export batches."""
-    from opensearchpy.helpers import bulk
-
-    from survey import store
-
-    index = f"{settings['OPENSEARCH_INDEX']}_many_{uuid.uuid4().hex[:6]}"
-    store.ensure_index(opensearch, index)
-    actions = (
-        {
-            "_index": index,
-            "_id": f"many-{number}",
-            "_source": {
-                "essay_question": f"answer number {number}",
-                "email_addr": f"many{number}@example.com",
-                "is_spam": False,
-                "@timestamp": (START + timedelta(seconds=number)).isoformat(),
-                "geo": {"lat": number % 80, "lon": number % 170},
-                "geo_status": "located",
-            },
-        }
-        for number in range(1500)
-    )
-    bulk(opensearch, actions, refresh=True)
-    yield index
-    opensearch.indices.delete(index=index, ignore_unavailable=True)
-    opensearch.indices.delete_index_template(
-        name=store.template_name(index), ignore=[404]
-    )
+    with fresh_index(opensearch, settings, "many") as index:
+        bulk(opensearch, many_actions(index, 1500), refresh=True)
+        yield index
 
 
 @pytest.mark.parametrize("kind", PARSERS)
 def test_export_of_more_than_a_page_streams_every_answer(settings, many_answers, kind):
-    app = make_app(
-        settings,
-        OPENSEARCH_INDEX=many_answers,
-        SURVEY_ANALYSTS=ANALYSTS,
-        SURVEY_EXPORT_BATCH=200,
-    )
+    app = app_on(settings, many_answers, SURVEY_EXPORT_BATCH=200)
     client = app.test_client()
 
     response = client.get(f"/api/answers?format={kind}", headers=basic())

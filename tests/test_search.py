@@ -2,8 +2,7 @@
 OpenSearch, through the JSON API."""
 
 import pytest
-from analysts_helpers import ANALYSTS, PLACED, basic, lonely, placed_ids
-from conftest import make_app
+from analysts_helpers import PLACED, app_on, basic, lonely, placed_ids
 
 pytest_plugins = ["analysts_fixtures"]
 
@@ -122,12 +121,7 @@ def test_highlight_marks_the_words_and_escapes_the_essay(city_app):
 
 @pytest.mark.parametrize("zoom", [1, 3, 8])
 def test_map_clusters_add_up_to_the_total(settings, city_answers, zoom):
-    app = make_app(
-        settings,
-        OPENSEARCH_INDEX=city_answers,
-        SURVEY_ANALYSTS=ANALYSTS,
-        SURVEY_MAP_MAX_POINTS=2,
-    )
+    app = app_on(settings, city_answers, SURVEY_MAP_MAX_POINTS=2)
     client = app.test_client()
 
     body = client.get(f"/api/map?zoom={zoom}", headers=basic()).get_json()
@@ -144,12 +138,7 @@ def test_map_clusters_add_up_to_the_total(settings, city_answers, zoom):
 
 
 def test_cluster_rectangle_lists_its_answers(settings, city_answers):
-    app = make_app(
-        settings,
-        OPENSEARCH_INDEX=city_answers,
-        SURVEY_ANALYSTS=ANALYSTS,
-        SURVEY_MAP_MAX_POINTS=0,
-    )
+    app = app_on(settings, city_answers, SURVEY_MAP_MAX_POINTS=0)
     client = app.test_client()
     clusters = client.get("/api/map?zoom=4", headers=basic()).get_json()["clusters"]
     london = max(clusters, key=lambda cluster: cluster["count"])
