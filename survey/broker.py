@@ -111,18 +111,30 @@ def queue_problems(sqs_client, config):
 
     problems = []
     visibility = int(attributes.get("VisibilityTimeout", 0))
-    longest = config["GEO_RETRY_BACKOFF_MAX"]
+    longest, settings = longest_hold(config)
     if visibility <= longest:
         problems.append(
             f"queue {url} hides a received message for {visibility} s, not "
-            f"longer than the longest retry delay GEO_RETRY_BACKOFF_MAX "
-            f"({longest:g} s): waiting retries would be delivered twice"
+            f"longer than a retry can hold it, {settings} ({longest:g} s): "
+            "waiting retries would be delivered twice"
         )
 
     dead_letters = config["SQS_DEAD_LETTER_QUEUE_NAME"]
     policy = attributes.get("RedrivePolicy")
     problems.extend(redrive_problems(url, policy, dead_letters))
     return problems
+
+
+def longest_hold(config):
+    """Seconds a worker may hold a retry's message, and the settings that say so.
+
+    A retry waits in the worker until its countdown ends, then looks the
+    address up; only then is the message deleted.
+    """
+    names = ["GEO_RETRY_BACKOFF_MAX"]
+    if config["GEO_PROVIDER"] == "rest":
+        names += ["GEO_REST_CONNECT_TIMEOUT", "GEO_REST_READ_TIMEOUT"]
+    return sum(config[name] for name in names), " + ".join(names)
 
 
 def redrive_problems(url, policy_text, dead_letters):

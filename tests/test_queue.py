@@ -119,6 +119,23 @@ def test_a_visibility_timeout_within_the_longest_backoff_is_a_problem(sqs, setti
     assert "GEO_RETRY_BACKOFF_MAX (60 s)" in problem
 
 
+def test_rest_lookup_timeouts_count_towards_the_hold(sqs, settings):
+    config = load_config(
+        settings,
+        {
+            "GEO_PROVIDER": "rest",
+            "GEO_RETRY_BACKOFF_MAX": 1.0,
+            "GEO_REST_CONNECT_TIMEOUT": 2.0,
+            "GEO_REST_READ_TIMEOUT": 5.0,
+        },
+    )
+
+    (problem,) = queue_problems(sqs, config)
+
+    assert "GEO_REST_CONNECT_TIMEOUT + GEO_REST_READ_TIMEOUT (8 s)" in problem
+    assert queue_problems(sqs, {**config, "GEO_REST_READ_TIMEOUT": 4.5}) == []
+
+
 def test_a_missing_queue_is_a_problem(sqs, settings):
     url = f"{SQS_ENDPOINT}/000000000000/missing-{uuid.uuid4().hex[:8]}"
     config = load_config(settings, {"SQS_QUEUE_URL": url})
