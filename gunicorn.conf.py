@@ -1,7 +1,8 @@
 """gunicorn settings; gunicorn reads this file from its working directory.
 
 Bind address, workers and threads come from the command line (see the
-Procfile). Here: a start-up check of the answer index, before any worker.
+Procfile). Here: a start-up check of the settings and the answer index,
+before any worker.
 """
 
 import sys
@@ -12,28 +13,32 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Refuse to start against an index whose `geo` is not a geo_point.
+    """Refuse to start without the required settings, or against an index
+    whose `geo` is not a geo_point.
 
-    An unreachable OpenSearch only warns: a brief outage must not stop a
-    deploy, and the quiz answers 503 until it is back.
+    Checked here, in the master, because a worker that fails to load the app
+    is only replaced by another that fails the same way. An unreachable
+    OpenSearch only warns: a brief outage must not stop a deploy, and the
+    quiz answers 503 until it is back.
     """
-    problems = index_problems(server.log)
+    problems = startup_problems(server.log)
     if problems:
         for problem in problems:
             server.log.error("refusing to start: %s", problem)
         sys.exit("survey: refusing to start: " + "; ".join(problems))
 
 
-def index_problems(log):
-    """Problems with the configured index's mapping; empty when unknown."""
+def startup_problems(log):
+    """Problems with the settings or the index's mapping; empty when none known."""
     from opensearchpy.exceptions import OpenSearchException
 
-    from config import ConfigError, load_config
+    from config import ConfigError, load_config, require
     from survey import store
     from survey.awsauth import MissingCredentials
 
     try:
         config = load_config()
+        require(config, "SECRET_KEY")
         client = store.make_client(config)
         index = config["OPENSEARCH_INDEX"]
         if not client.indices.exists(index=index):

@@ -149,6 +149,8 @@ def chromium_options(profile_dir):
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
+    # Console messages, so a test can see Content-Security-Policy violations.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return options
 
 

@@ -1,5 +1,6 @@
 """The quiz in a real headless Chromium against the app under gunicorn."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +23,16 @@ def fill_quiz(driver, essay, email):
     return essay_box
 
 
+def wait_for_thanks(driver):
+    WebDriverWait(driver, 15).until(
+        lambda driver: driver.current_url.endswith("/thanks")
+    )
+
+
+def console_errors(driver):
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def test_quiz_in_a_browser_stores_every_field(
     browser, screenshot, live_server, opensearch, settings
 ):
@@ -30,12 +41,14 @@ def test_quiz_in_a_browser_stores_every_field(
     browser.get(server.url + "/")
     assert counter_text(browser) == "0 / 2,048 characters"
 
+    essay_box = browser.find_element(By.ID, "essay_question")
+    essay_box.send_keys("Sega")
+    assert counter_text(browser) == "4 / 2,048 characters"
     essay = "Sega does what Nintendon't 🎮"
+    essay_box.send_keys(essay.removeprefix("Sega"))
     email = "Browser.Taker@Example.com"
-    fill_quiz(browser, essay, email)
-    WebDriverWait(browser, 5).until(
-        lambda driver: counter_text(driver) == f"{len(essay)} / 2,048 characters"
-    )
+    browser.find_element(By.ID, "email_addr").send_keys(email)
+    assert counter_text(browser) == f"{len(essay)} / 2,048 characters"
     screenshot("quiz-filled")
 
     browser.find_element(By.ID, "submit").click()
@@ -43,6 +56,7 @@ def test_quiz_in_a_browser_stores_every_field(
         lambda driver: driver.current_url.endswith("/thanks")
     )
     assert "Thank you!" in browser.find_element(By.TAG_NAME, "h1").text
+    assert console_errors(browser) == []
 
     (hit,) = find_answers(opensearch, settings, email_addr=email.lower())
     source = hit["_source"]
@@ -58,6 +72,25 @@ def test_quiz_in_a_browser_stores_every_field(
     stamped = datetime.fromisoformat(source["@timestamp"])
     assert stamped.utcoffset() == timedelta(0)
     assert started - timedelta(seconds=1) <= stamped <= datetime.now(UTC)
+
+
+def test_form_sent_faster_than_a_person_types_is_stored_as_spam(
+    browser, live_server, opensearch, settings
+):
+    server = live_server(SURVEY_MIN_FILL_SECONDS="3")
+    browser.get(server.url + "/")
+    email = f"bot-{uuid.uuid4().hex[:8]}@example.com"
+    fill_quiz(browser, "Instant answer", email)
+    browser.find_element(By.ID, "submit").click()
+
+    # The sender is not told: a bot learns nothing from the answer.
+    WebDriverWait(browser, 15).until(
+        lambda driver: driver.current_url.endswith("/thanks")
+    )
+    (hit,) = find_answers(opensearch, settings, email_addr=email)
+    assert hit["_source"]["is_spam"] is True
+    assert hit["_source"]["spam_reasons"] == ["too_fast"]
+    assert hit["_source"]["geo_status"] == "skipped"
 
 
 def test_counter_blocks_an_essay_over_the_limit(browser, live_server):
