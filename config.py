@@ -61,7 +61,7 @@ SETTINGS = [
         "SURVEY_TRUSTED_PROXIES",
         0,
         "Proxies in front of the app whose X-Forwarded-For entry is trusted "
-        "(1 behind an Elastic Beanstalk load balancer).",
+        "(2 on Elastic Beanstalk: its load balancer, then its nginx).",
         int,
     ),
     Setting(
