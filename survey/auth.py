@@ -53,8 +53,11 @@ def parse_analysts(value):
     hashes = {}
     for entry in (value or "").split(","):
         name, _, hashed = entry.strip().partition(":")
-        if name and hashed:
+        if name and "$" in hashed:
             hashes[name] = hashed
+        elif entry.strip():
+            # A plain password here would never match: say so, without it.
+            logger.warning("SURVEY_ANALYSTS entry %r has no password hash", name)
     return hashes
 
 

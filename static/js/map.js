@@ -194,7 +194,10 @@
       list.appendChild(item);
     });
     if (total > answers.length) {
-      list.appendChild(line("list-group-item small", "… and " + (total - answers.length) + " more: zoom in or use the search page."));
+      var more = document.createElement("li");
+      more.className = "list-group-item small";
+      more.textContent = "… and " + (total - answers.length) + " more: zoom in or use the search page.";
+      list.appendChild(more);
     }
   }
 
