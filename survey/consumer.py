@@ -50,11 +50,11 @@ class DeadLetteringConsumer(Consumer):
         try:
             dead_letter_raw(message, queue)
         except Exception:
-            logger.exception("could not move a %s message to %s", why, queue)
+            logger.exception("could not move a message (%s) to %s", why, queue)
             message.reject(requeue=True)
             return
         message.ack()
-        logger.error("moved a %s message to the dead-letter queue %s", why, queue)
+        logger.error("moved a message (%s) to the dead-letter queue %s", why, queue)
 
     def on_decode_error(self, message, exc):
         self.set_aside(message, "undecodable")

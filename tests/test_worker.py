@@ -213,6 +213,10 @@ def test_malformed_messages_go_to_the_dead_letter_queue_and_work_goes_on(
         if headers
     )
     assert reasons == ["MalformedTask", "MalformedTask", "TypeError", "raw"]
+    # The worker moved the unreadable ones itself, not the queue's redrive.
+    log = worker.log()
+    assert log.count("moved a message (unrecognised) to the dead-letter") == 2
+    assert log.count("moved a message (unknown-task) to the dead-letter") == 1
     wait_for(lambda: queue_depth(sqs, url) == (0, 0, 0), what="an empty queue")
     assert worker.process.poll() is None
 
