@@ -86,6 +86,8 @@ def make_client(config, aws_session=None):
         "max_retries": 1,
         "retry_on_timeout": False,
         "http_compress": False,
+        # One connection per thread of the busiest process (worker threads).
+        "pool_maxsize": 64,
     }
     region = config["OPENSEARCH_AWS_REGION"]
     if region:
@@ -96,8 +98,6 @@ def make_client(config, aws_session=None):
         )
         options["connection_class"] = RequestsHttpConnection
         options["verify_certs"] = True
-    else:
-        options["pool_maxsize"] = 32
 
     return OpenSearch(**options)
 
