@@ -17,7 +17,7 @@ from opensearchpy.exceptions import (
 )
 
 from config import local_queue_base
-from survey import store
+from survey import broker, store
 
 logger = logging.getLogger(__name__)
 
@@ -95,16 +95,15 @@ def opensearch_problems(config, client=None):
 
 
 def sqs_problems(config, client=None):
+    """The task queue's own settings, then that the dead-letter queue exists."""
     client = client or sqs_client(config)
-    problems = []
-    for name_key, url_key in (
-        ("SQS_QUEUE_NAME", "SQS_QUEUE_URL"),
-        ("SQS_DEAD_LETTER_QUEUE_NAME", "SQS_DEAD_LETTER_QUEUE_URL"),
-    ):
-        problem = queue_problem(client, config[name_key], config[url_key])
-        if problem:
-            problems.append(problem)
-    return problems
+    problems = broker.queue_problems(client, config)
+    problem = queue_problem(
+        client,
+        config["SQS_DEAD_LETTER_QUEUE_NAME"],
+        config["SQS_DEAD_LETTER_QUEUE_URL"],
+    )
+    return problems + ([problem] if problem else [])
 
 
 def queue_problem(client, name, url):

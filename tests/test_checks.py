@@ -33,9 +33,8 @@ def test_check_config_names_each_problem(good_settings, opensearch):
 
     assert result.exit_code == 1
     assert f"OpenSearch is unreachable at {CLOSED_PORT}" in result.stderr
-    assert (
-        "not found at " + good_settings["SQS_QUEUE_URL"] + "-missing" in result.stderr
-    )
+    missing_queue = good_settings["SQS_QUEUE_URL"] + "-missing"
+    assert f"queue {missing_queue} does not exist" in result.stderr
     assert "SURVEY_ANALYSTS is not set" in result.stderr
 
 
