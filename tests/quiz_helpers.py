@@ -39,8 +39,8 @@ def index_operations(opensearch, settings):
 def queued_tasks(sqs, queues, wait_seconds=1):
     """(task name, args) of every message now in the session queue.
 
-    Receiving hides the messages for the queue's visibility timeout, so a
-    test reads the queue once, after it has sent everything.
+    The messages are deleted as they are read: a worker started by a later
+    test must not find them.
     """
     tasks = []
     for _ in range(20):
@@ -56,7 +56,15 @@ def queued_tasks(sqs, queues, wait_seconds=1):
             envelope = json.loads(base64.b64decode(message["Body"]))
             args = json.loads(base64.b64decode(envelope["body"]))[0]
             tasks.append((envelope["headers"]["task"], args))
+            sqs.delete_message(
+                QueueUrl=queues["url"], ReceiptHandle=message["ReceiptHandle"]
+            )
     return tasks
+
+
+def purge(sqs, queues):
+    """Empty the session queue of what a test enqueued and did not read."""
+    sqs.purge_queue(QueueUrl=queues["url"])
 
 
 def closed_port():

@@ -12,14 +12,28 @@ import uuid
 
 import pytest
 from conftest import BIN, ROOT, find_answers, make_app, submit_answer
-from quiz_helpers import closed_port, queued_tasks, stored_count, unique_email
+from quiz_helpers import (
+    closed_port,
+    purge,
+    queued_tasks,
+    stored_count,
+    unique_email,
+)
 
 from survey import store
 
 pytest_plugins = ["live"]
 
+
 LOCATABLE_IP = "81.2.69.142"
 SEND_TIMEOUT = 2.0
+
+
+@pytest.fixture(autouse=True)
+def empty_queue_afterwards(sqs, queues):
+    """Tasks these tests enqueue must not reach the workers of later tests."""
+    yield
+    purge(sqs, queues)
 
 
 class SilentServer:
