@@ -30,7 +30,7 @@ from survey.store import GeoStatus
 logger = logging.getLogger(__name__)
 
 config = load_config()
-celery = make_celery(config)
+celery = make_celery(config, worker=True)
 celery.conf.worker_consumer = "survey.consumer:DeadLetteringConsumer"
 celery.conf.survey_dead_letter_queue = config["SQS_DEAD_LETTER_QUEUE_NAME"]
 

@@ -14,9 +14,26 @@ LOCATE_TASK = "tasks.get_location"
 DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def transport_options(config, send_timeout=None):
+def client_config(config, worker):
+    """botocore limits. A web request spends at most SQS_SEND_TIMEOUT on a
+    send: one attempt, half for connecting and half for the answer. The
+    worker's acknowledgements may take longer and are worth retrying."""
+    if worker:
+        return {
+            "connect_timeout": 5,
+            "read_timeout": 10,
+            "retries": {"total_max_attempts": 3, "mode": "standard"},
+        }
+    half = config["SQS_SEND_TIMEOUT"] / 2
+    return {
+        "connect_timeout": half,
+        "read_timeout": half,
+        "retries": {"total_max_attempts": 1},
+    }
+
+
+def transport_options(config, worker=False):
     """kombu SQS options: predefined queues, so nothing is listed or created."""
-    timeout = send_timeout or config["SQS_SEND_TIMEOUT"]
     queues = {
         config["SQS_QUEUE_NAME"]: {"url": config["SQS_QUEUE_URL"]},
         config["SQS_DEAD_LETTER_QUEUE_NAME"]: {
@@ -31,19 +48,16 @@ def transport_options(config, send_timeout=None):
         # kombu's default of 1 s also applies whenever the prefetch window
         # is full, which caps a worker at a few tasks a second.
         "polling_interval": 0.05,
-        "client-config": {
-            "connect_timeout": timeout,
-            "read_timeout": timeout,
-            "retries": {"total_max_attempts": 2, "mode": "standard"},
-        },
+        "client-config": client_config(config, worker),
     }
 
 
-def make_celery(config, send_timeout=None):
-    """A Celery app configured from the settings mapping."""
+def make_celery(config, worker=False):
+    """A Celery app configured from the settings mapping; `worker` for the
+    process that consumes, rather than one that only sends."""
     celery = Celery("tasks", broker=config["CELERY_BROKER_URL"])
     celery.conf.update(
-        broker_transport_options=transport_options(config, send_timeout),
+        broker_transport_options=transport_options(config, worker),
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=config["SQS_SEND_TIMEOUT"],
         task_default_queue=config["SQS_QUEUE_NAME"],

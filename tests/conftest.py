@@ -162,7 +162,7 @@ def submit_answer(
     data = {**quiz_form(client), "essay_question": essay, "email_addr": email}
     data["website"] = ""
     data.update(extra)
-    environ = {"REMOTE_ADDR": ip} if ip else None
+    environ = {"REMOTE_ADDR": ip} if ip else {}
     return client.post("/", data=data, environ_base=environ)
 
 
