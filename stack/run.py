@@ -2,7 +2,8 @@
 
 Starts OpenSearch and ElasticMQ, creates the index, then runs gunicorn on
 http://127.0.0.1:5000 and one Celery worker. Ctrl-C stops everything it
-started, the services included.
+started, the services included. RUN_PORT moves the web port; the stack's own
+STACK_*_PORT variables move the services, and the app follows them.
 """
 
 import os
@@ -16,10 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 STACK = [sys.executable, str(ROOT / "stack" / "stack.py")]
+PORT = int(os.environ.get("RUN_PORT", "5000"))
+OPENSEARCH_PORT = os.environ.get("STACK_OPENSEARCH_PORT", "9200")
+ELASTICMQ_PORT = os.environ.get("STACK_ELASTICMQ_PORT", "9324")
 WEB = [
     BIN / "gunicorn",
     "--bind",
-    "127.0.0.1:5000",
+    f"127.0.0.1:{PORT}",
     "--workers",
     "2",
     "--threads",
@@ -52,6 +56,8 @@ def local_secret(name):
 def environment():
     env = dict(os.environ)
     env.setdefault("SECRET_KEY", local_secret("secret-key"))
+    env.setdefault("OPENSEARCH_URL", f"http://127.0.0.1:{OPENSEARCH_PORT}")
+    env.setdefault("CELERY_BROKER_URL", f"sqs://local:local@127.0.0.1:{ELASTICMQ_PORT}")
     env.setdefault("GEO_PROVIDER", "mmdb")
     env.setdefault("GEO_MMDB_PATH", str(ROOT / "data" / "dbip-city-lite.mmdb"))
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -115,7 +121,7 @@ def main():
         )
         processes.append(start(WEB, env))
         processes.append(start(WORKER, env))
-        print("run: the quiz is at http://127.0.0.1:5000 (Ctrl-C stops all)")
+        print(f"run: the quiz is at http://127.0.0.1:{PORT} (Ctrl-C stops all)")
         if password:
             print(
                 "run: analysts sign in at http://127.0.0.1:5000/login as "
