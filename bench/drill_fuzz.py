@@ -12,10 +12,12 @@ import ipaddress
 import logging
 import random
 import re
+import secrets
 import threading
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from email_validator import EmailNotValidError, validate_email
+from werkzeug.security import generate_password_hash
 
 from bench.addresses import located_addresses
 from bench.browser import HIDDEN, Browser, answer_id, run_clients
@@ -27,8 +29,21 @@ logger = logging.getLogger(__name__)
 
 ESSAY_MAX = 2048
 UNESCAPED = re.compile(r"<x-fz\d+|<script>alert\(", re.IGNORECASE)
+# The same markup as escaped text: shows the check looked at pages that echo it.
+ESCAPED = re.compile(r"&lt;x-fz\d+|&lt;script&gt;alert\(", re.IGNORECASE)
 CONTROL = {chr(code) for code in range(32)} - {"\t", "\n", "\r"}
 SPAM_REASONS = {"honeypot", "too_fast"}
+ANALYST = "bench"
+ANALYST_PASSWORD = secrets.token_urlsafe(16)
+# Newest answers, and searches that hit the stored markup with highlights.
+ANALYST_QUERIES = [
+    {},
+    {"q": "x-fz"},
+    {"q": "script alert"},
+    {"q": "onmouseover"},
+    {"q": "<x-fz1>"},
+    {"q": "config endif"},
+]
 GEO_STATUSES = {value for name, value in vars(GeoStatus).items() if name.isupper()}
 
 
@@ -81,11 +96,11 @@ def hostile_email(rng, number):
 
 def encode(pairs):
     """Form-encode, letting lone surrogates through as the bytes a bad client sends."""
-    return "&".join(
-        f"{quote(str(k), safe='')}="
-        f"{quote(str(v).encode('utf-8', 'surrogatepass'), safe='')}"
-        for k, v in pairs
-    )
+    return "&".join(f"{raw_quote(k)}={raw_quote(v)}" for k, v in pairs)
+
+
+def raw_quote(text):
+    return quote(str(text).encode("utf-8", "surrogatepass"), safe="")
 
 
 def post_case(rng, number, tokens):
@@ -138,6 +153,7 @@ class Tally:
         self.lock = threading.Lock()
         self.statuses = {}
         self.unescaped = 0
+        self.escaped = 0
         self.accepted_ids = set()
         self.refused_ids = set()
 
@@ -145,6 +161,7 @@ class Tally:
         with self.lock:
             self.statuses[status] = self.statuses.get(status, 0) + 1
             self.unescaped += bool(UNESCAPED.search(body))
+            self.escaped += bool(ESCAPED.search(body))
             if doc_id:
                 (self.accepted_ids if status == 303 else self.refused_ids).add(doc_id)
 
@@ -178,6 +195,23 @@ def client(url, count, seed, addresses, tally):
     for path in ("/thanks", "/", "/no-such-page"):
         reply = browser.request("GET", path)
         tally.add(reply.status, reply.body, None)
+
+
+def analyst_pages(url, tally):
+    """Sign in as an analyst and read the pages that show stored answers."""
+    browser = Browser(url)
+    login = browser.request("GET", "/login")
+    csrf = dict(HIDDEN.findall(login.body)).get("csrf_token", "")
+    fields = {"csrf_token": csrf, "name": ANALYST, "password": ANALYST_PASSWORD}
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    signed_in = browser.request("POST", "/login", urlencode(fields), headers)
+    if signed_in.status != 303:
+        raise RuntimeError(f"analyst sign-in answered {signed_in.status}")
+
+    for query in ANALYST_QUERIES:
+        reply = browser.request("GET", f"/answers?{urlencode(query)}")
+        tally.add(reply.status, reply.body, None)
+    return len(ANALYST_QUERIES)
 
 
 def validation_problems(doc):
@@ -215,7 +249,9 @@ def run(total=10000, clients=20):
     addresses = list(located_addresses(500, seed=71))
     tally = Tally()
     with Sandbox("drill_fuzz") as box:
-        web, url = start_web("web-fuzz", box.settings(), 2, 4)
+        analysts = f"{ANALYST}:{generate_password_hash(ANALYST_PASSWORD)}"
+        settings = box.settings(SURVEY_ANALYSTS=analysts)
+        web, url = start_web("web-fuzz", settings, 2, 4)
         try:
             run_clients(
                 client,
@@ -224,6 +260,8 @@ def run(total=10000, clients=20):
                     for seed in range(1, clients + 1)
                 ],
             )
+            box.client.indices.refresh(index=box.index)
+            analyst_pages(url, tally)
         finally:
             web.stop()
         stored = box.documents()
@@ -247,12 +285,14 @@ def count(tally, stored):
         "drill_fuzz_refused_but_stored": half_stored,
         "drill_fuzz_accepted_lost": lost,
         "drill_fuzz_unescaped": tally.unescaped,
+        "drill_fuzz_escaped_pages": tally.escaped,
     }
     print(
         f"  {posts} fuzzed requests: statuses {dict(sorted(tally.statuses.items()))}; "
         f"{errors} 5xx, {no_answer} without an answer, {len(stored)} stored of "
         f"which {invalid} fail validation, {half_stored} stored for a refused "
-        f"post, {lost} accepted but missing, {tally.unescaped} pages with our "
-        "markup unescaped"
+        f"post, {lost} accepted but missing, {tally.unescaped} pages (quiz, error "
+        f"and {len(ANALYST_QUERIES)} analyst searches) with our markup unescaped "
+        f"({tally.escaped} showed it escaped)"
     )
     return result

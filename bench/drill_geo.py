@@ -10,7 +10,7 @@ import time
 
 from bench.addresses import located_addresses
 from bench.browser import Load
-from bench.processes import Pipeline
+from bench.processes import Pipeline, run_backfill
 from bench.sandbox import Sandbox
 from bench.stats import fmt, summarize
 from survey.store import GeoStatus
@@ -23,6 +23,7 @@ VISIBILITY_TIMEOUT = 120
 SLOW_DELAY = 2.0
 RETRY_AFTER = 5
 SETTLE_SECONDS = 180
+BACKFILL_SECONDS = 60
 
 
 def phases(down, limited, slow):
@@ -62,14 +63,27 @@ def run(down=60, limited=20, slow=20, rate=10):
                 spans.append((name, started, time.perf_counter()))
             records = load.stop()
             accepted = [r.doc_id for r in records if r.status == 303]
-            found = settle(box, accepted)
+            settled = settle(box, accepted)
+            # Answers whose retries ran out are what the backfill is for.
+            backfill = run_backfill(settings)
+            found = box.wait_located(accepted, BACKFILL_SECONDS)
         calls = standin.calls
 
-    return count(records, accepted, found, spans, calls, down)
+    outcome = {"accepted": accepted, "settled": settled, "found": found}
+    outcome.update(backfill=backfill, calls=calls, down=down)
+    return count(records, outcome, spans)
 
 
-def count(records, accepted, found, spans, calls, down):
-    result = {"drill_geo_down_s": down, "drill_geo_api_calls": calls}
+def statuses(found):
+    counted = {}
+    for doc in found.values():
+        counted[doc["geo_status"]] = counted.get(doc["geo_status"], 0) + 1
+    return counted
+
+
+def count(records, outcome, spans):
+    accepted, found, calls = outcome["accepted"], outcome["found"], outcome["calls"]
+    result = {"drill_geo_down_s": outcome["down"], "drill_geo_api_calls": calls}
     for name, started, ended in spans:
         inside = [r for r in records if started <= r.started < ended]
         summary = summarize(inside, ended - started)
@@ -82,14 +96,13 @@ def count(records, accepted, found, spans, calls, down):
             f"{fmt(summary['p50_ms'])} ms, p99 {fmt(summary['p99_ms'])} ms"
         )
 
-    statuses = {}
-    for doc in found.values():
-        statuses[doc["geo_status"]] = statuses.get(doc["geo_status"], 0) + 1
+    settled, final = statuses(outcome["settled"]), statuses(found)
     result.update(
         drill_geo_accepted=len(accepted),
-        drill_geo_located=statuses.get(GeoStatus.LOCATED, 0),
-        drill_geo_failed=statuses.get(GeoStatus.FAILED, 0),
-        drill_geo_pending=statuses.get(GeoStatus.PENDING, 0),
+        drill_geo_located=settled.get(GeoStatus.LOCATED, 0),
+        drill_geo_failed=settled.get(GeoStatus.FAILED, 0),
+        drill_geo_pending=settled.get(GeoStatus.PENDING, 0),
+        drill_geo_located_after_backfill=final.get(GeoStatus.LOCATED, 0),
         drill_geo_lost=len(accepted) - len(found),
         drill_geo_5xx=sum(1 for r in records if r.status >= 500 or not r.status),
     )
@@ -99,5 +112,9 @@ def count(records, accepted, found, spans, calls, down):
         f"failed for good, {result['drill_geo_pending']} still pending, "
         f"{result['drill_geo_lost']} lost, {result['drill_geo_5xx']} 5xx, "
         f"{calls} API calls"
+    )
+    print(
+        f"  backfill: {outcome['backfill']}; then "
+        f"{result['drill_geo_located_after_backfill']} of {len(accepted)} located"
     )
     return result

@@ -89,6 +89,14 @@ class Process:
         """Peak resident memory of the process and its children (VmHWM), in MB."""
         return sum(peak_rss_mb(pid) for pid in [self.pid, *children(self.pid)])
 
+    def pss_mb(self):
+        """Proportional memory now of the process and its children, in MB.
+
+        Pages shared by gunicorn's forked workers count once in total here,
+        unlike in the RSS of each.
+        """
+        return sum(pss_mb(pid) for pid in self.pids())
+
     def pids(self):
         return [self.pid, *children(self.pid)]
 
@@ -127,6 +135,17 @@ def stack_pid(service):
         ]
     except (FileNotFoundError, ValueError, KeyError):
         return None
+
+
+def pss_mb(pid):
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except FileNotFoundError:
+        return 0.0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def peak_rss_mb(pid):

@@ -67,6 +67,7 @@ GOALS = [
         "<= 100",
         lambda v: v <= 100,
     ),
+    ("web_pss_mb", "web PSS, all processes (MB)", "-", None),
     ("worker_rss_mb", "worker peak RSS (MB)", "<= 150", lambda v: v <= 150),
     ("drill_lost", "drills: accepted answers lost", "0", lambda v: v == 0),
     ("drill_5xx", "drills: 5xx answers", "0", lambda v: v == 0),

@@ -36,6 +36,7 @@ def measure(box, name, shape, seconds, clients, addresses, app=None, **extra):
         summary = summarize(records)
         summary.update(meter.per_request(summary["requests"]))
         summary["web_rss_mb"] = web.peak_rss_mb()
+        summary["web_pss_mb"] = web.pss_mb()
         summary["web_worker_rss_mb"] = max(web.children_peak_rss_mb())
         summary["shape"] = f"{workers}x{threads}"
     finally:
@@ -113,6 +114,7 @@ def figures(shapes, best, inline):
         "submit_shape": best["shape"],
         "web_rss_mb": best["web_rss_mb"],
         "web_worker_rss_mb": best["web_worker_rss_mb"],
+        "web_pss_mb": best["web_pss_mb"],
         "inline_rps": inline["rps"],
         "inline_p50_ms": inline["p50_ms"],
         "inline_ratio": best["rps"] / inline["rps"] if inline["rps"] else None,

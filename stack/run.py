@@ -124,7 +124,7 @@ def main():
         print(f"run: the quiz is at http://127.0.0.1:{PORT} (Ctrl-C stops all)")
         if password:
             print(
-                "run: analysts sign in at http://127.0.0.1:5000/login as "
+                f"run: analysts sign in at http://127.0.0.1:{PORT}/login as "
                 f"analyst / {password} (kept in .stack/analyst-password)"
             )
         status = wait_for_stop(processes)
