@@ -9,6 +9,7 @@ shortens the drills' outages and counts, for development only.
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -124,6 +125,9 @@ def main():
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}",
         "quick": arguments.quick,
+        "cpus": os.cpu_count(),
+        # Other people's services share the machine: its load says how much.
+        "loadavg_start": os.getloadavg()[0],
     }
     started = time.monotonic()
     for name in arguments.only or list(STEPS):
@@ -135,6 +139,7 @@ def main():
 
     results.update(drill_totals(results))
     results["seconds_total"] = round(time.monotonic() - started, 1)
+    results["loadavg_end"] = os.getloadavg()[0]
     print_table(results)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {RESULTS.relative_to(HERE.parent)} ({results['seconds_total']} s)")
