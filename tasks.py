@@ -186,29 +186,29 @@ def record_failure(task, client, index, doc_id, fields):
     raise GeolocationFailed(fields["geo_error"])
 
 
+def retry_later(task, error, why, retry_after=None):
+    """Raise Celery's Retry after a jittered, growing delay."""
+    attempt = task.request.retries
+    delay = backoff_delay(
+        attempt,
+        config["GEO_RETRY_BACKOFF"],
+        config["GEO_RETRY_BACKOFF_MAX"],
+        retry_after,
+    )
+    logger.warning("%s; retry %d in %.1f s", why, attempt + 1, delay)
+    raise task.retry(
+        countdown=delay,
+        exc=error,
+        argsrepr=describe_args(task.request.args),
+        kwargsrepr="{}",
+    )
+
+
 def retry_or_fail(task, failure, doc_id):
     """Schedule a retry, or return the fields that record a final failure."""
-    attempt = task.request.retries
-    if not failure.permanent and attempt < task.max_retries:
-        delay = backoff_delay(
-            attempt,
-            config["GEO_RETRY_BACKOFF"],
-            config["GEO_RETRY_BACKOFF_MAX"],
-            failure.retry_after,
-        )
-        logger.warning(
-            "lookup for answer %s failed (%s); retry %d in %.1f s",
-            doc_id,
-            failure.reason,
-            attempt + 1,
-            delay,
-        )
-        raise task.retry(
-            countdown=delay,
-            exc=failure,
-            argsrepr=describe_args(task.request.args),
-            kwargsrepr="{}",
-        )
+    if not failure.permanent and task.request.retries < task.max_retries:
+        why = f"lookup for answer {doc_id} failed ({failure.reason})"
+        retry_later(task, failure, why, failure.retry_after)
 
     logger.error("lookup for answer %s failed for good: %s", doc_id, failure.reason)
     return {"geo_status": GeoStatus.FAILED, "geo_error": failure.reason}
@@ -218,23 +218,8 @@ def write_fields(task, client, index, doc_id, fields):
     try:
         found = store.update_answer(client, index, doc_id, fields)
     except (OpenSearchUnreachable, TransportError) as error:
-        attempt = task.request.retries
-        delay = backoff_delay(
-            attempt, config["GEO_RETRY_BACKOFF"], config["GEO_RETRY_BACKOFF_MAX"]
-        )
-        logger.warning(
-            "could not update answer %s in %s (%s); retry in %.1f s",
-            doc_id,
-            index,
-            type(error).__name__,
-            delay,
-        )
-        raise task.retry(
-            countdown=delay,
-            exc=error,
-            argsrepr=describe_args(task.request.args),
-            kwargsrepr="{}",
-        ) from None
+        why = f"could not update answer {doc_id} in {index} ({type(error).__name__})"
+        retry_later(task, error, why)
 
     if not found:
         logger.warning("answer %s not found in %s: nothing to update", doc_id, index)

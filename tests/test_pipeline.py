@@ -1,6 +1,6 @@
 """The whole path on the real services: quiz, OpenSearch, SQS, worker."""
 
-from conftest import answer_id, find_answers, submit_answer, wait_for
+from conftest import find_answers, submit_answer, wait_for
 
 
 def test_submission_is_stored_and_located_by_a_real_worker(
