@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("quiz", __name__)
 
 FORM_TOKEN_SALT = "quiz-form"
+URLENCODED = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -141,6 +142,10 @@ def read_form_token(token):
 
 
 def new_quiz_form(**kwargs):
+    # Flask-WTF would parse a JSON body and raise on a bad one, even inside
+    # an error handler; such bodies are refused with 415 instead.
+    if request.method == "POST" and request.is_json:
+        kwargs.setdefault("formdata", None)
     return QuizForm(
         essay_max_chars=current_app.config["SURVEY_ESSAY_MAX_CHARS"], **kwargs
     )
@@ -187,7 +192,7 @@ def take_test():
 
 def form_body_problem(form):
     """(status, why) when the raw body is not a quiz submission, else None."""
-    if request.mimetype != "application/x-www-form-urlencoded":
+    if request.mimetype != URLENCODED:
         return 415, "The form was sent in an encoding this page does not accept."
     try:
         pairs = parse_qsl(

@@ -505,3 +505,18 @@ def test_loopback_address_is_stored_but_not_located(
     assert source["client_ip_addr"] == "127.0.0.1"
     assert source["geo_status"] == "unlocatable"
     assert queued_tasks(sqs, purge_queues) == []
+
+
+@pytest.mark.parametrize("with_token", [True, False], ids=["csrf-header", "no-csrf"])
+@pytest.mark.parametrize("body", ['{"essay_question": "x"}', "{not json"])
+def test_json_body_is_refused_with_415(client, count, body, with_token):
+    headers = {"X-CSRFToken": fresh_fields(client)["csrf_token"]} if with_token else {}
+    before = count()
+
+    response = client.post(
+        "/", data=body, content_type="application/json", headers=headers
+    )
+
+    assert response.status_code == 415
+    assert "encoding this page does not accept" in page_text(response)
+    assert count() == before
