@@ -228,7 +228,7 @@ SETTINGS = [
     ),
     Setting(
         "GEO_MAX_RETRIES",
-        5,
+        8,
         "Retries of a failed lookup before it is recorded as failed.",
         int,
     ),

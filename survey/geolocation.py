@@ -231,23 +231,27 @@ class Geolocator:
 
     def locate(self, text):
         """A Location; raises Unlocatable or LookupFailed."""
-        address = parse_address(text)
+        # Looked up by the text as given first: a hit skips parsing and the
+        # range checks, which cost more than the database read itself.
+        answer = self.cache.get(text)
+        if answer is None:
+            address = parse_address(text)
+            answer = self.cache.get(str(address)) or self.lookup(address)
+            self.cache.put(str(address), answer)
+            self.cache.put(text, answer)
+
+        if isinstance(answer, Unlocatable):
+            raise answer
+        return answer
+
+    def lookup(self, address):
+        """A Location, or the Unlocatable to remember; raises LookupFailed."""
         if not is_locatable(address):
-            raise Unlocatable("not a public address")
-
-        cached = self.cache.get(address)
-        if isinstance(cached, Unlocatable):
-            raise cached
-        if cached is not None:
-            return cached
-
+            return Unlocatable("not a public address")
         try:
-            location = self.provider.lookup(address)
+            return self.provider.lookup(address)
         except Unlocatable as unlocatable:
-            self.cache.put(address, unlocatable)
-            raise
-        self.cache.put(address, location)
-        return location
+            return unlocatable
 
 
 def make_geolocator(config):
