@@ -4,7 +4,8 @@
 
 Prints one table of figures with the goal beside each, and writes them all
 to bench/results.json (flat keys) so a later run can be compared. --quick
-shortens the drills' outages and counts, for development only.
+shortens the drills' outages and counts, for development only; it and --only
+write bench/results-partial.json instead.
 """
 
 import argparse
@@ -33,6 +34,8 @@ from bench import (  # noqa: E402
 )
 
 RESULTS = HERE / "results.json"
+# A shortened or partial run must not replace the figures of a full one.
+PARTIAL_RESULTS = HERE / "results-partial.json"
 
 # name: (full run, --quick run); ElasticMQ last, since its restart empties
 # every queue on the dev stack.
@@ -141,8 +144,10 @@ def main():
     results["seconds_total"] = round(time.monotonic() - started, 1)
     results["loadavg_end"] = os.getloadavg()[0]
     print_table(results)
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"\nwrote {RESULTS.relative_to(HERE.parent)} ({results['seconds_total']} s)")
+    partial = arguments.quick or arguments.only
+    path = PARTIAL_RESULTS if partial else RESULTS
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"\nwrote {path.relative_to(HERE.parent)} ({results['seconds_total']} s)")
 
 
 if __name__ == "__main__":
