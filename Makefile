@@ -39,7 +39,8 @@ browser-deps:
 
 test: venv browser-deps
 	$(PYTHON) stack/geodata.py test
-	$(TEST_ENV) $(PYTHON) stack/stack.py up
+	$(TEST_ENV) $(PYTHON) stack/stack.py up || \
+		{ $(TEST_ENV) $(PYTHON) stack/stack.py down; exit 1; }; \
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	$(TEST_ENV) $(PYTHON) stack/stack.py down; exit $$status
 
