@@ -53,7 +53,13 @@ def say(message, *args):
 
 
 def mvn(*args):
-    subprocess.run(["mvn", "-q", "-B", *args], check=True, cwd=STACK_DIR)
+    """Run Maven from its local cache alone when it can, else online."""
+    command = ["mvn", "-q", "-B", *args]
+    offline = subprocess.run(
+        [*command[:3], "-o", *args], cwd=STACK_DIR, capture_output=True
+    )
+    if offline.returncode != 0:
+        subprocess.run(command, check=True, cwd=STACK_DIR)
 
 
 # ---------------------------------------------------------------- fetching
@@ -68,7 +74,10 @@ def fetch_opensearch():
     downloads = STACK_DIR / "downloads"
     archive = downloads / f"opensearch-{OPENSEARCH_VERSION}.zip"
     if not archive.exists():
-        say("fetching OpenSearch %s from Maven Central", OPENSEARCH_VERSION)
+        say(
+            "fetching OpenSearch %s through Maven (~/.m2 cache first)",
+            OPENSEARCH_VERSION,
+        )
         mvn(
             "dependency:copy",
             f"-Dartifact={OS_ARTIFACT}",
@@ -112,7 +121,7 @@ def fetch_elasticmq():
     if (home / "lib" / f"elasticmq-server_2.13-{ELASTICMQ_VERSION}.jar").exists():
         return home
 
-    say("fetching ElasticMQ %s from Maven Central", ELASTICMQ_VERSION)
+    say("fetching ElasticMQ %s through Maven (~/.m2 cache first)", ELASTICMQ_VERSION)
     home.mkdir(parents=True, exist_ok=True)
     (home / "pom.xml").write_text(ELASTICMQ_POM.format(version=ELASTICMQ_VERSION))
     mvn(
