@@ -4,6 +4,7 @@ the worker (which also consumes)."""
 import json
 import logging
 import re
+from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery
@@ -12,6 +13,13 @@ logger = logging.getLogger(__name__)
 
 LOCATE_TASK = "tasks.get_location"
 DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SQS_TRANSPORT = "survey.sqs_transport:Transport"
+
+
+def broker_transport(url):
+    """The kombu transport for a broker URL: ours for sqs://, which keeps
+    polling through an outage; None lets any other scheme choose its own."""
+    return SQS_TRANSPORT if urlparse(url).scheme == "sqs" else None
 
 
 def client_config(config, worker):
@@ -55,8 +63,12 @@ def transport_options(config, worker=False):
 def make_celery(config, worker=False):
     """A Celery app configured from the settings mapping; `worker` for the
     process that consumes, rather than one that only sends."""
-    celery = Celery("tasks", broker=config["CELERY_BROKER_URL"])
+    url = config["CELERY_BROKER_URL"]
+    celery = Celery("tasks", broker=url)
     celery.conf.update(
+        # kombu reads the host and credentials from the URL, whatever the
+        # transport; naming it here changes no process-wide alias table.
+        broker_transport=broker_transport(url),
         broker_transport_options=transport_options(config, worker),
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=config["SQS_SEND_TIMEOUT"],
@@ -96,6 +108,9 @@ def enqueue_location(celery, doc_id, ip):
         args=[doc_id, ip],
         argsrepr=describe_args([doc_id, ip]),
         kwargsrepr="{}",
+        # The queue is predefined: declaring it would only cost a fresh
+        # connection a GetQueueAttributes call before its first send.
+        declare=[],
     )
 
 

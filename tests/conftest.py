@@ -49,10 +49,8 @@ def sqs():
     return sqs_client()
 
 
-@pytest.fixture(scope="session")
-def queues(sqs):
-    """A fresh queue and dead-letter queue for this session."""
-    name = f"test-{uuid.uuid4().hex[:10]}"
+def create_queue_pair(sqs, name):
+    """Queue `name` and its dead-letter queue; returns their URLs."""
     dead_letters = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dead_letter_arn = sqs.get_queue_attributes(
         QueueUrl=dead_letters, AttributeNames=["QueueArn"]
@@ -68,6 +66,14 @@ def queues(sqs):
             "RedrivePolicy": redrive,
         },
     )["QueueUrl"]
+    return url, dead_letters
+
+
+@pytest.fixture(scope="session")
+def queues(sqs):
+    """A fresh queue and dead-letter queue for this session."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    url, dead_letters = create_queue_pair(sqs, name)
     yield {"name": name, "url": url, "dlq_name": f"{name}-dlq", "dlq_url": dead_letters}
     for queue_url in (url, dead_letters):
         sqs.delete_queue(QueueUrl=queue_url)
