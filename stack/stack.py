@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -232,6 +233,10 @@ def start_opensearch():
     if running_pid("opensearch"):
         say("OpenSearch already running")
         return
+    require_free_port("OpenSearch", OS_PORT, "STACK_OPENSEARCH_PORT")
+    require_free_port(
+        "OpenSearch", OS_TRANSPORT_PORT, "STACK_OPENSEARCH_TRANSPORT_PORT"
+    )
     home = fetch_opensearch()
     data = STACK_DIR / "data" / "opensearch"
     logs = STACK_DIR / "logs" / "opensearch"
@@ -290,6 +295,7 @@ def start_elasticmq():
     if running_pid("elasticmq"):
         say("ElasticMQ already running")
         return
+    require_free_port("ElasticMQ", MQ_PORT, "STACK_ELASTICMQ_PORT")
     home = fetch_elasticmq()
     conf = STACK_DIR / "elasticmq.conf"
     conf.write_text(
@@ -339,12 +345,14 @@ def wait_healthy(started, names=("opensearch", "elasticmq")):
     pending = {name: checks[name] for name in names}
     while pending and time.monotonic() - started < START_TIMEOUT:
         for name, check in list(pending.items()):
+            # Our own process first: a healthy answer from anything else on
+            # the port must not count.
+            if not running_pid(name):
+                tail = (STACK_DIR / "logs" / f"{name}.out").read_text()[-2000:]
+                sys.exit(f"stack: {name} exited during start-up:\n{tail}")
             if check():
                 say("%s healthy after %.1f s", name, time.monotonic() - started)
                 del pending[name]
-            elif not running_pid(name):
-                tail = (STACK_DIR / "logs" / f"{name}.out").read_text()[-2000:]
-                sys.exit(f"stack: {name} exited during start-up:\n{tail}")
         time.sleep(0.5)
     if pending:
         sys.exit(f"stack: not healthy after {START_TIMEOUT} s: {', '.join(pending)}")
@@ -353,11 +361,25 @@ def wait_healthy(started, names=("opensearch", "elasticmq")):
 # ---------------------------------------------------------------- commands
 
 
-def up():
-    started = time.monotonic()
+def prepare_folders():
     for folder in ("run", "logs", "downloads"):
         (STACK_DIR / folder).mkdir(parents=True, exist_ok=True)
 
+
+def require_free_port(name, port, variable):
+    """Stop before starting a service whose port another process holds."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex((HOST, port)) == 0:
+            sys.exit(
+                f"stack: {HOST}:{port} is in use by another process, so {name} "
+                f"cannot start there; choose another port with {variable}"
+            )
+
+
+def up():
+    started = time.monotonic()
+    prepare_folders()
     start_elasticmq()
     start_opensearch()
     wait_healthy(started)
@@ -395,6 +417,7 @@ def down():
 def start_one(name):
     """Start one service of a running stack and wait until it is healthy."""
     started = time.monotonic()
+    prepare_folders()
     {"opensearch": start_opensearch, "elasticmq": start_elasticmq}[name]()
     wait_healthy(started, [name])
 
