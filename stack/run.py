@@ -92,16 +92,26 @@ def stop(processes):
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def wait_for_stop(processes):
-    """Until Ctrl-C, SIGTERM, or one of the processes exits by itself."""
+def wait_for_stop(processes, env):
+    """Until Ctrl-C or SIGTERM. A worker that dies is started again, as a
+    supervisor would; its unacknowledged tasks come back from the queue.
+    If the web server dies, everything stops."""
     stopping = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.append(True))
+    restarts = []
     while not stopping:
-        for process in processes:
-            if process.poll() is not None:
-                print(f"run: {process.args[0]} exited ({process.returncode})")
+        if processes[0].poll() is not None:
+            print(f"run: gunicorn exited ({processes[0].returncode})")
+            return 1
+        if processes[1].poll() is not None:
+            restarts = [at for at in restarts if at > time.monotonic() - 60]
+            if len(restarts) >= 5:
+                print("run: the worker keeps exiting; stopping")
                 return 1
+            print(f"run: the worker exited ({processes[1].returncode}); restarting")
+            restarts.append(time.monotonic())
+            processes[1] = start(WORKER, env)
         time.sleep(0.5)
     return 0
 
@@ -127,7 +137,7 @@ def main():
                 f"run: analysts sign in at http://127.0.0.1:{PORT}/login as "
                 f"analyst / {password} (kept in .stack/analyst-password)"
             )
-        status = wait_for_stop(processes)
+        status = wait_for_stop(processes, env)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\nrun: stopping", flush=True)
