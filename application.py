@@ -168,7 +168,7 @@ def render_quiz(form, status=200, message=None):
 @bp.route("/", methods=["GET", "POST"], provide_automatic_options=False)
 def take_test():
     form = new_quiz_form()
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_quiz(form)
 
     problem = form_body_problem(form)

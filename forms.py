@@ -4,7 +4,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-CONTROL_CHARACTERS = {chr(code) for code in range(32)} - {"\t", "\n", "\r"}
+# C0 and C1 control characters and DEL, less the white space a person types.
+CONTROL_CHARACTERS = {chr(code) for code in (*range(32), *range(127, 160))} - {
+    "\t",
+    "\n",
+    "\r",
+}
 
 
 def normalise_newlines(value):

@@ -289,6 +289,10 @@ BAD_FORMS = {
         replaced("essay_question", "nul\x00byte"),
         "Please remove the control characters from the text.",
     ),
+    "c1-control-character": (
+        replaced("essay_question", "next\x85line"),
+        "Please remove the control characters from the text.",
+    ),
     "unexpected-field": (replaced("is_spam", "false"), UNKNOWN),
     "overriding-the-address": (replaced("client_ip_addr", "8.8.8.8"), UNKNOWN),
 }
@@ -520,3 +524,10 @@ def test_json_body_is_refused_with_415(client, count, body, with_token):
     assert response.status_code == 415
     assert "encoding this page does not accept" in page_text(response)
     assert count() == before
+
+
+def test_head_of_the_quiz_answers_like_get(client):
+    response = client.head("/")
+
+    assert response.status_code == 200
+    assert response.get_data() == b""
