@@ -8,6 +8,7 @@ STACK_*_PORT variables move the services, and the app follows them.
 
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -62,6 +63,25 @@ def environment():
     env.setdefault("GEO_MMDB_PATH", str(ROOT / "data" / "dbip-city-lite.mmdb"))
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+APP_SETTINGS = (
+    "SECRET_KEY",
+    "OPENSEARCH_URL",
+    "CELERY_BROKER_URL",
+    "GEO_PROVIDER",
+    "GEO_MMDB_PATH",
+    "SURVEY_ANALYSTS",
+)
+
+
+def write_app_env(env):
+    """The settings `make run` chose, for `flask` commands run beside it:
+    `set -a; . .stack/app.env; set +a`."""
+    path = ROOT / ".stack" / "app.env"
+    lines = [f"{name}={shlex.quote(env[name])}" for name in APP_SETTINGS]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
 
 
 def local_analyst(env):
@@ -120,6 +140,7 @@ def main():
     subprocess.run([*STACK, "up"], check=True)
     env = environment()
     password = local_analyst(env)
+    write_app_env(env)
     processes = []
     status = 1
     try:
