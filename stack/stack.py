@@ -43,6 +43,7 @@ VISIBILITY_TIMEOUT = int(os.environ.get("SQS_VISIBILITY_TIMEOUT", "120"))
 MAX_RECEIVES = int(os.environ.get("SQS_MAX_RECEIVE_COUNT", "3"))
 SERVICE_USER = "survey-stack"
 START_TIMEOUT = 180
+SPAWNED = {}
 
 OS_ARTIFACT = (
     f"org.opensearch.distribution.integ-test-zip:opensearch:{OPENSEARCH_VERSION}:zip"
@@ -226,7 +227,16 @@ def spawn(name, command, env, marker, user=None, cwd=None):
             extra_groups=[] if user else None,
         )
     pid_file(name).write_text(json.dumps({"pid": process.pid, "marker": marker}))
+    SPAWNED[name] = process
     return process
+
+
+def alive(name):
+    """Whether the service is running. A process this run started is asked
+    directly: until it has exec'd, its command line does not show the marker."""
+    if name in SPAWNED:
+        return SPAWNED[name].poll() is None
+    return running_pid(name) is not None
 
 
 def start_opensearch():
@@ -347,7 +357,7 @@ def wait_healthy(started, names=("opensearch", "elasticmq")):
         for name, check in list(pending.items()):
             # Our own process first: a healthy answer from anything else on
             # the port must not count.
-            if not running_pid(name):
+            if not alive(name):
                 tail = (STACK_DIR / "logs" / f"{name}.out").read_text()[-2000:]
                 sys.exit(f"stack: {name} exited during start-up:\n{tail}")
             if check():
