@@ -1,12 +1,15 @@
 """Forms of the analyst pages: the search parameters, the login, the erasure.
 
-``SearchForm`` checks the query string of the search page, the map and the
-JSON API alike, and turns it into a ``search.Criteria``; every message names
-the parameter it is about.
+``SearchForm`` checks the query string of the search page and the exports,
+``ApiSearchForm`` adds the JSON API's ``format``, ``MapForm`` and
+``MapDataForm`` keep the map to located answers; each turns the parameters
+into a ``search.Criteria``, and every message names the parameter it is about.
+Numbers take ASCII digits only: a regular expression's digit class and
+``int`` also accept other scripts' digits, and ``$`` lets a final newline in.
 """
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -15,9 +18,9 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from survey.search import MAX_RESULT_WINDOW, Criteria
 
-NUMBER = re.compile(r"^[+-]?(\d{1,12}(\.\d{0,15})?|\.\d{1,15})$")
-WHOLE = re.compile(r"^\d{1,9}$")
-DISTANCE = re.compile(r"^(\d{1,8}(?:\.\d{1,6})?)\s*(km|m|mi)?$", re.IGNORECASE)
+NUMBER = re.compile(r"[+-]?([0-9]{1,12}(\.[0-9]{0,15})?|\.[0-9]{1,15})")
+WHOLE = re.compile(r"[0-9]{1,9}")
+DISTANCE = re.compile(r"([0-9]{1,8}(?:\.[0-9]{1,6})?) *(km|m|mi)?", re.IGNORECASE)
 KM_PER_UNIT = {"km": 1.0, "m": 0.001, "mi": 1.609344}
 HALF_EARTH_KM = 20038.0
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -27,12 +30,17 @@ SPAM_CHOICES = ("hide", "show", "only")
 LOCATED_CHOICES = ("any", "yes", "no")
 SORT_CHOICES = ("newest", "relevance")
 FORMAT_CHOICES = ("json", "ndjson", "csv", "geojson")
+# Why a parameter some other address takes is unknown here.
+ELSEWHERE = {
+    "format": "is a parameter of /api/answers only; an export's address ends "
+    "in its format",
+}
 
 
 def parse_number(text, low, high):
     """A float within [low, high] from plain decimal text."""
     text = (text or "").strip()
-    if not NUMBER.match(text):
+    if not NUMBER.fullmatch(text):
         raise ValidationError(f"must be a number between {low:g} and {high:g}")
     value = float(text)
     if not low <= value <= high:
@@ -41,23 +49,35 @@ def parse_number(text, low, high):
 
 
 def parse_moment(text, end_of_day=False):
-    """An aware UTC datetime from an ISO 8601 date or date and time."""
+    """An aware UTC datetime from an ISO 8601 date or date and time.
+
+    With `end_of_day`, a bare date means the midnight that ends it.
+    """
     text = (text or "").strip()
     try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            moment = datetime.combine(day, time(), UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
-        if len(text) > 35 or "T" not in text.upper():
-            raise ValueError(text)
-        moment = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
+        moment = read_moment(text)
+        if end_of_day and len(text) == 10:
+            moment += timedelta(days=1)
+        return moment.astimezone(UTC)
+    except ValueError:
         raise ValidationError(
             "must be a date (2025-01-31) or a date and time (2025-01-31T18:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    except OverflowError:
+        # A zone offset or the day added can move a moment past year 1 or 9999.
+        raise ValidationError(
+            "is out of range: moments run from 0001-01-01 to 9999-12-31 in UTC"
+        ) from None
+
+
+def read_moment(text):
+    """The datetime `text` spells, in UTC when it names no zone."""
+    if len(text) == 10:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    if len(text) > 35 or "T" not in text.upper():
+        raise ValueError(text)
+    moment = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def one_of(choices):
@@ -69,7 +89,7 @@ def one_of(choices):
 
 
 class SearchForm(FlaskForm):
-    """The query parameters of /answers, /api/answers and the exports."""
+    """The query parameters of the search page and the exports."""
 
     class Meta:
         csrf = False
@@ -86,7 +106,6 @@ class SearchForm(FlaskForm):
     sort = StringField("Order", validators=[one_of(SORT_CHOICES)])
     page = StringField("Page")
     size = StringField("Per page")
-    format = StringField("Format", validators=[one_of(FORMAT_CHOICES)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,7 +129,7 @@ class SearchForm(FlaskForm):
     def validate_distance(self, field):
         if not field.data:
             return
-        match = DISTANCE.match(field.data.strip())
+        match = DISTANCE.fullmatch(field.data.strip())
         if not match:
             raise ValidationError("must be a distance such as 25km, 800m or 10mi")
         unit = (match.group(2) or "km").lower()
@@ -143,7 +162,7 @@ class SearchForm(FlaskForm):
 
     def validate_page(self, field):
         if field.data:
-            if not WHOLE.match(field.data.strip()) or int(field.data) < 1:
+            if not WHOLE.fullmatch(field.data) or int(field.data) < 1:
                 raise ValidationError("must be a whole number from 1")
             self.parsed["page"] = int(field.data)
 
@@ -151,7 +170,7 @@ class SearchForm(FlaskForm):
         if not field.data:
             return
         most = current_app.config["SURVEY_SEARCH_MAX_PAGE_SIZE"]
-        if not WHOLE.match(field.data.strip()) or not 1 <= int(field.data) <= most:
+        if not WHOLE.fullmatch(field.data) or not 1 <= int(field.data) <= most:
             raise ValidationError(f"must be a whole number from 1 to {most}")
         self.parsed["size"] = int(field.data)
 
@@ -213,14 +232,30 @@ class SearchForm(FlaskForm):
         ]
 
 
+class ApiSearchForm(SearchForm):
+    """The search parameters plus the JSON API's choice of format."""
+
+    format = StringField("Format", validators=[one_of(FORMAT_CHOICES)])
+
+
 class MapForm(SearchForm):
-    """The search parameters plus the map's zoom level."""
+    """The search parameters of the map, which shows located answers only."""
+
+    def validate_located(self, field):
+        if field.data == "no":
+            raise ValidationError(
+                "the map shows located answers only; list the others on the search page"
+            )
+
+
+class MapDataForm(MapForm):
+    """The map's parameters plus its zoom level, for the map's JSON."""
 
     zoom = StringField("Zoom")
 
     def validate_zoom(self, field):
         if field.data:
-            if not WHOLE.match(field.data.strip()) or int(field.data) > 20:
+            if not WHOLE.fullmatch(field.data) or int(field.data) > 20:
                 raise ValidationError("must be a whole number from 0 to 20")
             self.parsed["zoom"] = int(field.data)
 
@@ -231,7 +266,8 @@ def unknown_parameters(args, form):
     problems = []
     for name in args:
         if name not in known:
-            problems.append(f"{name[:40]}: is not a parameter of this address")
+            reason = ELSEWHERE.get(name, "is not a parameter of this address")
+            problems.append(f"{name[:40]}: {reason}")
         elif len(args.getlist(name)) > 1:
             problems.append(f"{name}: is given more than once")
     return problems

@@ -2,7 +2,9 @@
 the streamed exports and the erasure of one address's answers.
 
 Every route except /login needs an analyst: pages redirect to /login, the
-API answers 401. Query parameters are checked by analyst_forms.SearchForm.
+API answers 401. Query parameters are checked by the forms of
+analyst_forms. No response of this blueprint may be kept by a browser or a
+proxy: the pages and the API carry email addresses and essays.
 """
 
 import logging
@@ -25,8 +27,10 @@ from opensearchpy.exceptions import TransportError
 
 from survey import auth, errors, privacy, search
 from survey.analyst_forms import (
+    ApiSearchForm,
     EraseForm,
     LoginForm,
+    MapDataForm,
     MapForm,
     SearchForm,
     unknown_parameters,
@@ -57,6 +61,13 @@ def analyst_globals():
             "licence": ATTRIBUTION_LICENCE,
         },
     }
+
+
+@bp.after_request
+def not_stored(response):
+    """Keep every answer of this blueprint, errors and redirects too, uncached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # ---------------------------------------------------------------- sign-in
@@ -170,7 +181,7 @@ def render_answers(form, results, problems, status):
 @bp.route("/api/answers")
 @auth.api_login_required
 def api_answers():
-    form, problems = read_parameters(SearchForm)
+    form, problems = read_parameters(ApiSearchForm)
     if problems:
         return api_problem(problems)
 
@@ -215,18 +226,21 @@ def export(criteria, kind):
     first = next(found, None)
 
     answers = chain([first], found) if first is not None else iter(())
-    body = WRITERS[kind](counted(answers, index, kind))
+    body = WRITERS[kind](counted(answers, index, kind, auth.login_tag()))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    response = Response(body, mimetype=MEDIA_TYPES[kind])
+    # content_type, not mimetype: Werkzeug would add a second charset.
+    response = Response(body, content_type=MEDIA_TYPES[kind])
     response.headers["Content-Disposition"] = (
         f'attachment; filename="answers-{stamp}.{kind}"'
     )
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def counted(answers, index, kind):
-    """Pass answers through, logging how many went out and whether all did."""
+def counted(answers, index, kind, login):
+    """Pass answers through, logging how many went out and whether all did.
+
+    `login` is read before streaming starts: the session is gone by then.
+    """
     count = 0
     try:
         for answer in answers:
@@ -234,14 +248,17 @@ def counted(answers, index, kind):
             yield answer
     except Exception as error:
         logger.error(
-            "%s export from %s stopped after %d answers: %s",
+            "%s export from %s (login %s) stopped after %d answers: %s",
             kind,
             index,
+            login,
             count,
             error.__class__.__name__,
         )
         raise
-    logger.info("%s export from %s sent %d answers", kind, index, count)
+    logger.info(
+        "%s export from %s (login %s) sent %d answers", kind, index, login, count
+    )
 
 
 # ---------------------------------------------------------------- the map
@@ -250,7 +267,7 @@ def counted(answers, index, kind):
 @bp.route("/map")
 @auth.page_login_required
 def map_page():
-    form, problems = read_parameters(SearchForm)
+    form, problems = read_parameters(MapForm)
     page = render_template(
         "analysts/map.html", form=form, problems=problems, kept=kept_parameters()
     )
@@ -260,7 +277,7 @@ def map_page():
 @bp.route("/api/map")
 @auth.api_login_required
 def api_map():
-    form, problems = read_parameters(MapForm)
+    form, problems = read_parameters(MapDataForm)
     if problems:
         return api_problem(problems)
 
@@ -289,8 +306,9 @@ def erase():
     deleted = privacy.erase_answers(client, index, form.email.data)
 
     logger.info(
-        "analyst %s erased %d answers of one address from %s",
+        "analyst %s (login %s) erased %d answers of one address from %s",
         auth.session_analyst(),
+        auth.login_tag(),
         deleted,
         index,
     )

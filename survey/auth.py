@@ -9,10 +9,11 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from urllib.parse import urlsplit
 
 import click
@@ -24,6 +25,11 @@ from survey import errors
 logger = logging.getLogger(__name__)
 
 REALM = 'Basic realm="survey analysts", charset="UTF-8"'
+# Addresses the failure table remembers; past this the oldest are forgotten.
+MAX_ADDRESSES = 10000
+# Control characters (C0, DEL, C1) and backslashes never belong in a local
+# path, and urlsplit drops tab, CR and LF before looking at one.
+UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 
 class Analysts:
@@ -72,11 +78,16 @@ def analysts():
 
 
 class FailureLimiter:
-    """Counts failed logins per client address within a sliding window."""
+    """Counts failed logins per client address within a sliding window.
 
-    def __init__(self):
+    At most `capacity` addresses are kept: a new one pushes out the address
+    that failed least recently, never every lockout at once.
+    """
+
+    def __init__(self, capacity=MAX_ADDRESSES):
         self.lock = threading.Lock()
-        self.failures = defaultdict(deque)
+        self.capacity = capacity
+        self.failures = OrderedDict()
 
     def retry_after(self, key, limit, window):
         """Seconds until `key` may try again, or 0."""
@@ -93,10 +104,11 @@ class FailureLimiter:
 
     def record(self, key):
         with self.lock:
-            self.failures[key].append(time.monotonic())
-            # Forget idle addresses so the table cannot grow without bound.
-            if len(self.failures) > 10000:
-                self.failures.clear()
+            recent = self.failures.setdefault(key, deque())
+            recent.append(time.monotonic())
+            self.failures.move_to_end(key)
+            while len(self.failures) > self.capacity:
+                self.failures.popitem(last=False)
 
     def forget(self, key):
         with self.lock:
@@ -124,8 +136,25 @@ def attempt_login(name, password):
         return True
 
     limiter().record(request.remote_addr)
-    logger.warning("failed analyst login on %s", request.endpoint)
+    logger.warning(
+        "failed analyst login on %s %s, name digest %s",
+        request.method,
+        request.url_rule.rule,
+        name_digest(name),
+    )
     return False
+
+
+def name_digest(name):
+    """A short keyed digest of a submitted name, to audit guessing without it.
+
+    Keyed with SECRET_KEY, so the log alone cannot be matched to a list of
+    names; the same name always gives the same digest.
+    """
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    digest = hmac.new(key, (name or "").encode(), hashlib.sha256).hexdigest()
+    return digest[:12]
 
 
 def start_session(name):
@@ -133,16 +162,25 @@ def start_session(name):
     session.clear()
     session["analyst"] = name
     session["analyst_key"] = analysts().fingerprint(name)
-    session["login_id"] = secrets.token_urlsafe(16)
+    session["login_id"] = secrets.token_hex(8)
     session["login_at"] = time.time()
-    logger.info("analyst %s signed in", name)
+    logger.info("analyst %s signed in (login %s)", name, session["login_id"])
 
 
 def end_session():
-    name = session.get("analyst")
+    name, login_id = session.get("analyst"), login_tag()
     session.clear()
     if name:
-        logger.info("analyst %s signed out", name)
+        logger.info("analyst %s signed out (login %s)", name, login_id)
+
+
+def login_tag():
+    """The id of this sign-in, for the log lines of what the analyst did.
+
+    It ties a sign-in, its actions and its sign-out together in the log;
+    "basic" for HTTP Basic requests, which have no sign-in.
+    """
+    return session.get("login_id") or "basic"
 
 
 def session_analyst():
@@ -224,10 +262,12 @@ def api_login_required(view):
 
 
 def safe_next(target):
-    """`target` when it is a path on this site, else None."""
+    """`target` when it is a path on this site, safe in a header, else None."""
     target = target or ""
+    if UNSAFE_IN_PATH.search(target):
+        return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "\\" in target:
+    if parts.scheme or parts.netloc:
         return None
     if not target.startswith("/") or target.startswith("//"):
         return None

@@ -24,8 +24,10 @@ COLUMNS = [
     "city",
     "country",
 ]
-# Spreadsheets run a cell that starts with one of these as a formula.
+# Spreadsheets run a cell that starts with one of these as a formula, also
+# after leading spaces and in the full-width forms some of them accept.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_SIGNS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 ROWS_PER_CHUNK = 200
 
 MEDIA_TYPES = {
@@ -50,7 +52,9 @@ def safe_cell(value):
     """A CSV cell a spreadsheet shows as text, never runs as a formula."""
     if isinstance(value, list):
         value = " ".join(str(item) for item in value)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_SIGNS)
+    ):
         return "'" + value
     return value
 

@@ -1,6 +1,7 @@
 """Analyst sign-in, the pages' protection, bad query parameters, escaping and
 the erasure action, on the real OpenSearch."""
 
+import logging
 import socket
 
 import pytest
@@ -15,6 +16,8 @@ from analysts_helpers import (
 )
 from conftest import make_app, refresh
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from survey import auth
 
 pytest_plugins = ["analysts_fixtures"]
 
@@ -476,3 +479,227 @@ def test_search_page_503_when_opensearch_is_down(settings, closed_port):
 
     assert response.status_code == 503
     assert "briefly unavailable" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- edges
+
+DATE_PATHS = ["/api/answers", "/answers", "/answers/export.csv", "/api/map", "/map"]
+OUT_OF_RANGE = [
+    ("since=9999-12-31T23:59:59-05:00", "since"),
+    ("since=0001-01-01T00:00:00%2B05:00", "since"),
+    ("until=9999-12-31T23:59:59-05:00", "until"),
+    ("until=0001-01-01T00:00:00%2B05:00", "until"),
+    ("until=9999-12-31", "until"),
+]
+
+
+@pytest.mark.parametrize("path", DATE_PATHS)
+@pytest.mark.parametrize("query, parameter", OUT_OF_RANGE)
+def test_dates_past_the_calendar_edge_are_out_of_range(
+    signed_in, path, query, parameter
+):
+    response = signed_in.get(f"{path}?{query}")
+
+    assert response.status_code == 400
+    assert f"{parameter}: is out of range" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["since=0001-01-01", "until=9999-12-30", "since=0001-01-01T05:00:00%2B05:00"],
+)
+def test_dates_at_the_calendar_edge_are_searched(analyst_app, query):
+    response = analyst_app.test_client().get(f"/api/answers?{query}", headers=basic())
+
+    assert response.status_code == 200, response.get_json()
+
+
+HEADER_TRICKS = [
+    "/answers%0d%0aSet-Cookie:x=1",
+    "/answers%0aLocation:%20//evil.example",
+    "/%09/evil.example",
+    "/answers%00",
+    "/answers%7f",
+    "/answers%c2%85",
+    "/map%5C..",
+]
+
+
+@pytest.mark.parametrize("target", HEADER_TRICKS)
+def test_login_next_with_control_characters_falls_back(analyst_app, target):
+    client = analyst_app.test_client()
+
+    posted = login(client, next_path=target)
+    again = client.get(f"/login?next={target}")
+
+    assert posted.status_code == 303
+    assert posted.headers["Location"] == "/answers"
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/answers"
+    assert "Set-Cookie: x" not in str(again.headers)
+
+
+def anonymous_requests(client):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return {
+        "login page": client.get("/login"),
+        "failed login": client.post(
+            "/login", data={"csrf_token": token, "name": NAME, "password": "no"}
+        ),
+        "login without token": client.post("/login", data={"name": NAME}),
+        "page redirect": client.get("/answers"),
+        "api 401": client.get("/api/answers"),
+    }
+
+
+def analyst_requests(client):
+    token = csrf_token(client.get("/answers").get_data(as_text=True))
+    return {
+        "search page": client.get("/answers?q=lonely"),
+        "bad search": client.get("/answers?page=0"),
+        "map page": client.get("/map"),
+        "api": client.get("/api/answers"),
+        "api problem": client.get("/api/answers?size=0"),
+        "map api": client.get("/api/map"),
+        "erase page": client.get("/answers/erase"),
+        "export": client.get("/answers/export.csv"),
+        "unknown export": client.get("/answers/export.xlsx"),
+        "signed in login": client.get("/login"),
+        "logout": client.post("/logout", data={"csrf_token": token}),
+    }
+
+
+def test_every_analyst_response_is_not_stored(analyst_app, signed_in):
+    responses = anonymous_requests(analyst_app.test_client())
+    responses.update(analyst_requests(signed_in))
+
+    stored = {
+        name: response.headers.get("Cache-Control")
+        for name, response in responses.items()
+        if response.headers.get("Cache-Control") != "no-store"
+    }
+    assert stored == {}
+
+
+def test_the_quiz_is_not_marked_no_store(analyst_app):
+    assert "no-store" not in analyst_app.test_client().get("/").headers.get(
+        "Cache-Control", ""
+    )
+
+
+LOOSE_NUMBERS = [
+    ("/api/answers?size=%D9%A1%D9%A2", "size"),
+    ("/api/answers?size=5%0A", "size"),
+    ("/api/answers?size=%205", "size"),
+    ("/api/answers?page=%D9%A2", "page"),
+    ("/api/answers?page=2%0A", "page"),
+    ("/api/map?zoom=%D9%A3", "zoom"),
+    ("/api/map?zoom=3%0A", "zoom"),
+    ("/api/answers?lat=%D9%A1&lon=0&distance=5km", "lat"),
+    ("/api/answers?lat=1&lon=0&distance=%D9%A5km", "distance"),
+    ("/api/map?format=json", "format"),
+    ("/api/map?located=no", "located"),
+]
+
+
+@pytest.mark.parametrize("path, parameter", LOOSE_NUMBERS)
+def test_api_takes_plain_ascii_numbers_and_its_own_parameters(
+    analyst_app, path, parameter
+):
+    response = analyst_app.test_client().get(path, headers=basic())
+
+    assert response.status_code == 400
+    assert any(p.startswith(f"{parameter}:") for p in response.get_json()["problems"])
+
+
+def test_map_api_says_it_shows_located_answers_only(analyst_app):
+    response = analyst_app.test_client().get("/api/map?located=no", headers=basic())
+
+    assert "located answers only" in response.get_json()["error"]
+    assert analyst_app.test_client().get(
+        "/api/map?located=yes", headers=basic()
+    ).status_code == (200)
+
+
+@pytest.mark.parametrize("kind", ["csv", "ndjson", "geojson"])
+@pytest.mark.parametrize("value", ["json", "csv", ""])
+def test_export_pages_refuse_a_format_parameter(signed_in, kind, value):
+    response = signed_in.get(f"/answers/export.{kind}?format={value}")
+
+    assert response.status_code == 400
+    assert "format:" in response.get_data(as_text=True)
+    assert "attachment" not in response.headers.get("Content-Disposition", "")
+
+
+@pytest.mark.parametrize("path", ["/answers?format=csv", "/map?format=json"])
+def test_pages_refuse_a_format_parameter(signed_in, path):
+    response = signed_in.get(path)
+
+    assert response.status_code == 400
+    assert "format:" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- lockouts
+
+
+def test_a_full_failure_table_forgets_only_its_oldest_addresses():
+    table = auth.FailureLimiter()
+    table.record("203.0.113.1")
+    for _ in range(3):
+        table.record("203.0.113.2")
+
+    for number in range(auth.MAX_ADDRESSES - 1):
+        table.record(f"10.{number // 65536}.{number // 256 % 256}.{number % 256}")
+
+    assert len(table.failures) == auth.MAX_ADDRESSES
+    assert table.retry_after("203.0.113.1", 1, 600) == 0
+    assert table.retry_after("203.0.113.2", 3, 600) > 0
+    assert table.retry_after("10.0.0.0", 1, 600) > 0
+
+
+def test_a_new_failure_makes_an_address_the_newest():
+    table = auth.FailureLimiter(capacity=2)
+    table.record("first")
+    table.record("second")
+    table.record("first")
+
+    table.record("third")
+
+    assert list(table.failures) == ["first", "third"]
+
+
+def test_failed_logins_are_logged_with_route_and_name_digest(analyst_app, caplog):
+    caplog.set_level(logging.INFO, logger="survey.auth")
+    client = analyst_app.test_client()
+    login(client, name="someone.secret", password="wrong password")
+    client.get(
+        "/api/answers",
+        headers=basic("someone.secret", "wrong"),
+        environ_base={"REMOTE_ADDR": "192.0.2.77"},
+    )
+    login(client, name="someone.else", password="wrong password")
+
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failures) == 3
+    assert "/login" in failures[0] and "/api/answers" in failures[1]
+    digest = failures[0].rsplit(" ", 1)[-1]
+    assert len(digest) >= 8 and failures[1].endswith(digest)
+    assert not failures[2].endswith(digest)
+    assert "someone" not in caplog.text
+    assert "192.0.2.77" not in caplog.text and "127.0.0.1" not in caplog.text
+
+
+def test_login_id_ties_sign_in_actions_and_sign_out_in_the_log(signed_in, caplog):
+    caplog.set_level(logging.INFO)
+    with signed_in.session_transaction() as session:
+        login_id = session["login_id"]
+
+    signed_in.get("/answers/export.ndjson").get_data()
+    erase(signed_in, "nobody-at-all@example.com")
+    token = csrf_token(signed_in.get("/answers").get_data(as_text=True))
+    signed_in.post("/logout", data={"csrf_token": token})
+
+    tagged = [r.getMessage() for r in caplog.records if login_id in r.getMessage()]
+    assert any("export" in message for message in tagged)
+    assert any("erased" in message for message in tagged)
+    assert any("signed out" in message for message in tagged)

@@ -148,3 +148,45 @@ def test_export_of_more_than_a_page_streams_every_answer(settings, many_answers,
     assert len(ids) == 1500
     assert set(ids) == {f"many-{number}" for number in range(1500)}
     response.close()
+
+
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "ndjson": "application/x-ndjson",
+    "geojson": "application/geo+json",
+}
+
+
+@pytest.mark.parametrize("kind", MEDIA)
+def test_exports_name_their_media_type_once(city_app, kind):
+    client = city_app.test_client()
+    api = client.get(f"/api/answers?format={kind}", headers=basic())
+    login(client)
+    page = client.get(f"/answers/export.{kind}")
+
+    assert api.headers["Content-Type"] == MEDIA[kind]
+    assert page.headers["Content-Type"] == MEDIA[kind]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        " =1+1",
+        "  +1+1",
+        "\t -2+3",
+        " \u00a0@SUM(A1)",
+        "\uff1d1+1",
+        "\uff0b1+1",
+        "\uff0d2+3",
+        "\uff20SUM(A1)",
+        "  \uff1dHYPERLINK(0)",
+        "\u3000=1+1",
+    ],
+)
+def test_csv_cells_with_hidden_formula_starts_read_as_text(value):
+    assert safe_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["a = b", "1 + 1", "x@example.com", " plain"])
+def test_csv_cells_with_signs_inside_stay_as_they_are(value):
+    assert safe_cell(value) == value
