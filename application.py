@@ -63,7 +63,9 @@ def create_app(overrides=None):
 
     proxies = config["SURVEY_TRUSTED_PROXIES"]
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        # Each proxy appends to X-Forwarded-For; only the load balancer sets
+        # X-Forwarded-Proto, so one value of it is trusted.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=1)
 
     Bootstrap5(app)
     # Keep the quiz's raw body before CSRFProtect parses the form: the view
