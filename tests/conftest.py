@@ -288,3 +288,10 @@ def purge_queues(sqs, queues):
     for url in (queues["url"], queues["dlq_url"]):
         sqs.purge_queue(QueueUrl=url)
     return queues
+
+
+@pytest.fixture
+def empty_queue_afterwards(sqs, queues):
+    """Tasks a test enqueued and did not read must not reach later workers."""
+    yield
+    sqs.purge_queue(QueueUrl=queues["url"])

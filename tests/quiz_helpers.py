@@ -62,11 +62,6 @@ def queued_tasks(sqs, queues, wait_seconds=1):
     return tasks
 
 
-def purge(sqs, queues):
-    """Empty the session queue of what a test enqueued and did not read."""
-    sqs.purge_queue(QueueUrl=queues["url"])
-
-
 def closed_port():
     """A loopback port that nothing listens on (it was free a moment ago)."""
     with socket.socket() as probe:

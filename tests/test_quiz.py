@@ -12,24 +12,17 @@ from quiz_helpers import (
     index_operations,
     old_csrf_token,
     old_form_token,
-    purge,
     queued_tasks,
     stored_count,
     unique_email,
 )
 
 pytest_plugins = ["live"]
+pytestmark = pytest.mark.usefixtures("empty_queue_afterwards")
 
 
 LOCATABLE_IP = "81.2.69.142"
 DAY = 86400
-
-
-@pytest.fixture(autouse=True)
-def empty_queue_afterwards(sqs, queues):
-    """Tasks these tests enqueue must not reach the workers of later tests."""
-    yield
-    purge(sqs, queues)
 
 
 @pytest.fixture

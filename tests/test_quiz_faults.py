@@ -14,7 +14,6 @@ import pytest
 from conftest import BIN, ROOT, find_answers, make_app, submit_answer
 from quiz_helpers import (
     closed_port,
-    purge,
     queued_tasks,
     stored_count,
     unique_email,
@@ -23,17 +22,11 @@ from quiz_helpers import (
 from survey import store
 
 pytest_plugins = ["live"]
+pytestmark = pytest.mark.usefixtures("empty_queue_afterwards")
 
 
 LOCATABLE_IP = "81.2.69.142"
 SEND_TIMEOUT = 2.0
-
-
-@pytest.fixture(autouse=True)
-def empty_queue_afterwards(sqs, queues):
-    """Tasks these tests enqueue must not reach the workers of later tests."""
-    yield
-    purge(sqs, queues)
 
 
 class SilentServer:
