@@ -4,7 +4,6 @@ Elastic Beanstalk and gunicorn import ``application``. Building it talks to no
 service; OpenSearch and SQS are reached when a request needs them.
 """
 
-import ipaddress
 import logging
 import sys
 import uuid
@@ -30,6 +29,7 @@ from config import ConfigError, load_config, require
 from forms import QuizForm
 from survey import errors, store
 from survey.broker import enqueue_location
+from survey.geolocation import is_locatable, parse_address
 from survey.logs import configure_logging
 from survey.privacy import stored_address
 from survey.services import Services, services
@@ -225,11 +225,6 @@ def spam_reasons(form, seconds_to_fill):
     return reasons
 
 
-def locatable(address):
-    """Whether an address can have a place: loopback and private ones cannot."""
-    return bool(address) and ipaddress.ip_address(address).is_global
-
-
 def store_submission(form, doc_id, seconds_to_fill):
     """One OpenSearch write and one SQS send, then a redirect."""
     config = current_app.config
@@ -237,8 +232,12 @@ def store_submission(form, doc_id, seconds_to_fill):
     address = stored_address(request.remote_addr, config)
     if reasons:
         status = GeoStatus.SKIPPED
+    elif address and is_locatable(parse_address(address)):
+        status = GeoStatus.PENDING
     else:
-        status = GeoStatus.PENDING if locatable(address) else GeoStatus.UNLOCATABLE
+        status = GeoStatus.UNLOCATABLE
+        if config["SURVEY_DROP_IP_AFTER_LOCATE"]:
+            address = None
 
     fields = {
         "essay_question": form.essay_question.data,
@@ -249,8 +248,15 @@ def store_submission(form, doc_id, seconds_to_fill):
         "geo_status": status,
     }
     index = config["OPENSEARCH_INDEX"]
+    client = services().opensearch
     try:
-        created = store.save_answer(services().opensearch, index, doc_id, fields)
+        created = store.save_answer(client, index, doc_id, fields)
+        # A form sent again after a failed or lost answer finds its answer
+        # stored: queue it again unless the first request can still be doing so.
+        needs_task = status == GeoStatus.PENDING and (
+            created
+            or store.awaits_location(client, index, doc_id, config["SQS_SEND_TIMEOUT"])
+        )
     except (OpenSearchUnreachable, TransportError) as error:
         logger.error(
             "could not store answer %s in %s: %s",
@@ -265,7 +271,7 @@ def store_submission(form, doc_id, seconds_to_fill):
             "send it again in a moment.",
         )
 
-    if created and status == GeoStatus.PENDING:
+    if needs_task:
         send_location_task(doc_id, address)
     return redirect(url_for("quiz.thanks"), code=303)
 

@@ -10,6 +10,7 @@ import logging
 import threading
 
 from celery import Task
+from celery.exceptions import WorkerShutdown
 from celery.signals import setup_logging, worker_ready
 from celery.worker.request import Request
 from opensearchpy.exceptions import ConnectionError as OpenSearchUnreachable
@@ -50,9 +51,10 @@ class Resources:
 
     def get(self):
         with self.lock:
-            if self.client is None:
-                self.client = store.make_client(config)
+            if self.geolocator is None:
+                client = store.make_client(config)
                 self.geolocator = make_geolocator(config)
+                self.client = client
         return self.client, self.geolocator
 
 
@@ -61,8 +63,14 @@ resources = Resources()
 
 @worker_ready.connect
 def open_resources(**_):
-    """Load the geolocation database at start-up, not on the first task."""
-    resources.get()
+    """Load the geolocation database at start-up, not on the first task. A
+    worker that cannot locate anything stops, rather than dead-letter every
+    task it receives."""
+    try:
+        resources.get()
+    except (OSError, ValueError) as error:
+        logger.critical("cannot geolocate (%s): stopping the worker", error)
+        raise WorkerShutdown(1) from error
 
 
 class MalformedTask(ValueError):
@@ -177,12 +185,10 @@ def record_failure(task, client, index, doc_id, fields):
     SQS may deliver a task again after it succeeded; a provider outage then
     must not turn a located answer into a failed one.
     """
-    current = store.get_answer(client, index, doc_id) or {}
-    if current.get("geo_status") == GeoStatus.LOCATED:
+    outcome = write_fields(task, client, index, doc_id, fields, keep_located=True)
+    if outcome == "noop":
         logger.info("answer %s in %s was located already: kept", doc_id, index)
         return GeoStatus.LOCATED
-
-    write_fields(task, client, index, doc_id, fields)
     raise GeolocationFailed(fields["geo_error"])
 
 
@@ -214,14 +220,19 @@ def retry_or_fail(task, failure, doc_id):
     return {"geo_status": GeoStatus.FAILED, "geo_error": failure.reason}
 
 
-def write_fields(task, client, index, doc_id, fields):
+def write_fields(task, client, index, doc_id, fields, keep_located=False):
+    """Update the answer, retrying the task when OpenSearch fails; returns
+    OpenSearch's result ("updated", "noop") or None when there is no answer."""
     try:
-        found = store.update_answer(client, index, doc_id, fields)
+        outcome = store.update_answer(
+            client, index, doc_id, fields, keep_located=keep_located
+        )
     except (OpenSearchUnreachable, TransportError) as error:
         why = f"could not update answer {doc_id} in {index} ({type(error).__name__})"
         retry_later(task, error, why)
 
-    if not found:
+    if outcome is None:
         logger.warning("answer %s not found in %s: nothing to update", doc_id, index)
     else:
         logger.info("answer %s in %s: %s", doc_id, index, fields["geo_status"])
+    return outcome

@@ -240,18 +240,20 @@ class Geolocator:
             self.cache.put(str(address), answer)
             self.cache.put(text, answer)
 
-        if isinstance(answer, Unlocatable):
-            raise answer
+        if isinstance(answer, str):
+            # A fresh exception each time: a shared one would gather the
+            # tracebacks of every thread that raised it.
+            raise Unlocatable(answer)
         return answer
 
     def lookup(self, address):
-        """A Location, or the Unlocatable to remember; raises LookupFailed."""
+        """A Location, or why the address has none; raises LookupFailed."""
         if not is_locatable(address):
-            return Unlocatable("not a public address")
+            return "not a public address"
         try:
             return self.provider.lookup(address)
         except Unlocatable as unlocatable:
-            return unlocatable
+            return str(unlocatable)
 
 
 def make_geolocator(config):

@@ -83,7 +83,10 @@ def make_client(config, aws_session=None):
     options = {
         "hosts": [config["OPENSEARCH_URL"]],
         "timeout": config["OPENSEARCH_TIMEOUT"],
-        "max_retries": 1,
+        # No blind retries: a create whose reply was lost would come back as a
+        # conflict. Callers retry: the quiz asks the taker to send again, and
+        # the worker's task retries with back-off.
+        "max_retries": 0,
         "retry_on_timeout": False,
         "http_compress": False,
         # One connection per thread of the busiest process (worker threads).
@@ -156,18 +159,37 @@ def save_answer(client, index, doc_id, fields):
     return True
 
 
-def update_answer(client, index, doc_id, fields):
-    """Partially update one answer; False when the document does not exist."""
-    try:
-        client.update(
-            index=index,
-            id=doc_id,
-            body={"doc": fields},
-            retry_on_conflict=5,
-        )
-    except NotFoundError:
+def awaits_location(client, index, doc_id, older_than):
+    """Whether a stored answer is still pending after `older_than` seconds."""
+    stored = get_answer(client, index, doc_id) or {}
+    if stored.get("geo_status") != GeoStatus.PENDING:
         return False
-    return True
+    stored_at = datetime.fromisoformat(stored["@timestamp"])
+    return (utcnow() - stored_at).total_seconds() > older_than
+
+
+# One read-modify-write inside OpenSearch, so no other delivery of the same
+# task can land between the check and the write.
+KEEP_LOCATED = (
+    "if (ctx._source.geo_status == 'located') { ctx.op = 'noop' } "
+    "else { ctx._source.putAll(params.fields) }"
+)
+
+
+def update_answer(client, index, doc_id, fields, keep_located=False):
+    """Partially update one answer; with `keep_located`, leave an answer that is
+    already located as it is. Returns OpenSearch's result ("updated", "noop")
+    or None when the answer does not exist."""
+    if keep_located:
+        script = {"source": KEEP_LOCATED, "params": {"fields": fields}}
+        body = {"script": script}
+    else:
+        body = {"doc": fields}
+    try:
+        response = client.update(index=index, id=doc_id, body=body, retry_on_conflict=5)
+    except NotFoundError:
+        return None
+    return response["result"]
 
 
 def get_answer(client, index, doc_id):

@@ -3,6 +3,7 @@
 import http.client
 import io
 import re
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -524,3 +525,42 @@ def test_head_of_the_quiz_answers_like_get(client):
 
     assert response.status_code == 200
     assert response.get_data() == b""
+
+
+def test_a_form_sent_again_requeues_an_answer_still_pending(
+    settings, opensearch, sqs, purge_queues
+):
+    client = make_app(settings, SQS_SEND_TIMEOUT=0.2).test_client()
+    data = {
+        **quiz_form(client),
+        "essay_question": "Sent again after a lost task",
+        "email_addr": unique_email(),
+        "website": "",
+    }
+    environ = {"REMOTE_ADDR": LOCATABLE_IP}
+    client.post("/", data=data, environ_base=environ)
+    sqs.purge_queue(QueueUrl=purge_queues["url"])
+    time.sleep(0.5)
+
+    again = client.post("/", data=data, environ_base=environ)
+
+    doc_id = answer_id(data["form_token"], settings["SECRET_KEY"])
+    assert again.status_code == 303
+    assert queued_tasks(sqs, purge_queues) == [
+        ("tasks.get_location", [doc_id, LOCATABLE_IP])
+    ]
+
+
+def test_dropping_addresses_covers_answers_that_cannot_be_located(
+    settings, opensearch, sqs, purge_queues
+):
+    client = make_app(settings, SURVEY_DROP_IP_AFTER_LOCATE=True).test_client()
+    email = unique_email()
+
+    response = submit_answer(client, "From a private network", email, ip="10.1.2.3")
+
+    source = only_answer(opensearch, settings, email)["_source"]
+    assert response.status_code == 303
+    assert source["geo_status"] == "unlocatable"
+    assert source["client_ip_addr"] is None
+    assert queued_tasks(sqs, purge_queues) == []
