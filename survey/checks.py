@@ -81,6 +81,7 @@ def opensearch_problems(config, client=None):
     url = config["OPENSEARCH_URL"]
     try:
         client.info()
+        return store.mapping_problems(client, config["OPENSEARCH_INDEX"])
     except (AuthenticationException, AuthorizationException):
         return [
             f"OpenSearch at {url} refused the credentials (expired, or not allowed)"
@@ -91,7 +92,6 @@ def opensearch_problems(config, client=None):
         return [
             f"OpenSearch at {url} answered with an error (HTTP {error.status_code})"
         ]
-    return store.mapping_problems(client, config["OPENSEARCH_INDEX"])
 
 
 def sqs_problems(config, client=None):

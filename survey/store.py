@@ -119,6 +119,13 @@ def ensure_index(client, index):
     if not client.indices.exists(index=index):
         client.indices.create(index=index, body=body)
         logger.info("created index %s", index)
+        return
+
+    # Fields added in a later version: an existing index takes new fields,
+    # and a strict mapping would refuse documents that carry them.
+    client.indices.put_mapping(
+        index=index, body={"properties": body["mappings"]["properties"]}
+    )
 
 
 def mapping_problems(client, index):

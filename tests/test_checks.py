@@ -72,3 +72,24 @@ def test_readyz_reports_each_service(settings, opensearch):
     assert broken.status_code == 503
     assert broken.get_json()["opensearch"] == "failing"
     assert broken.get_json()["sqs"] == "ok"
+
+
+def test_init_index_adds_fields_missing_from_an_existing_index(settings, opensearch):
+    from survey import store
+
+    index = settings["OPENSEARCH_INDEX"] + "-older"
+    body = store.index_body()
+    del body["mappings"]["properties"]["geo_enqueued_at"]
+    opensearch.indices.create(index=index, body=body)
+    try:
+        app = make_app(settings, OPENSEARCH_INDEX=index)
+        result = app.test_cli_runner().invoke(args=["init-index"])
+        found = opensearch.indices.get_mapping(index=index)[index]["mappings"]
+    finally:
+        opensearch.indices.delete(index=index)
+        opensearch.indices.delete_index_template(
+            name=store.template_name(index), ignore=[404]
+        )
+
+    assert result.exit_code == 0, result.output
+    assert found["properties"]["geo_enqueued_at"]["type"] == "date"
