@@ -1,7 +1,7 @@
 """Settings for the web app and the worker, read from the environment.
 
 Every setting is declared once in ``SETTINGS`` with its default and what it
-means; ``load_config()`` reads them all, and ``flask check-config`` lists them.
+means; ``load_config()`` reads them all, and the README's table lists them.
 Defaults point at loopback services only. Secrets have no default.
 """
 

@@ -2,7 +2,8 @@
 
 ``tasks.get_location`` looks an answer's address up and partially updates the
 answer's ``geo`` fields. Tasks can arrive more than once (SQS delivers at least
-once), so each run writes the same final state.
+once), so a repeated run leaves the answer as the first did (``geo_at`` aside),
+and a late failure never overwrites a location.
 """
 
 import ipaddress

@@ -1,5 +1,6 @@
-"""Everything that talks to OpenSearch: the client, the answer document, the
-index template and the writes of the web app and the worker."""
+"""OpenSearch's side of an answer: the client, the answer document, its index
+and template, and the writes of the web app and the worker. Analyst queries
+live in ``survey.search``."""
 
 import logging
 from datetime import UTC, datetime
