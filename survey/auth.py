@@ -20,7 +20,7 @@ import click
 from flask import current_app, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from survey import errors
+from survey import errors, privacy
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +55,43 @@ class Analysts:
 
 
 def parse_analysts(value):
-    """``{name: hash}`` from ``name:hash,name:hash`` (a hash holds colons)."""
+    """``{name: hash}`` from ``name:hash,name:hash`` (a hash holds colons).
+
+    An entry is logged by its position only: a mistyped one may hold a
+    plain password.
+    """
     hashes = {}
-    for entry in (value or "").split(","):
-        name, _, hashed = entry.strip().partition(":")
-        if name and "$" in hashed:
+    entries = [entry.strip() for entry in (value or "").split(",")]
+    for position, entry in enumerate(entries, start=1):
+        name, _, hashed = entry.partition(":")
+        if not entry:
+            continue
+        if not name or "$" not in hashed:
+            logger.warning(
+                "SURVEY_ANALYSTS entry %d has no password hash; ignored", position
+            )
+        elif not known_method(hashed):
+            logger.warning(
+                "SURVEY_ANALYSTS entry %d uses a hash method werkzeug cannot "
+                "check; ignored",
+                position,
+            )
+        else:
             hashes[name] = hashed
-        elif entry.strip():
-            # A plain password here would never match: say so, without it.
-            logger.warning("SURVEY_ANALYSTS entry %r has no password hash", name)
     return hashes
+
+
+def known_method(hashed):
+    """True when werkzeug can check a password against `hashed`.
+
+    Tried once here, so an unknown method costs a warning at start-up
+    rather than a ValueError on every sign-in.
+    """
+    try:
+        check_password_hash(hashed, "")
+    except ValueError:
+        return False
+    return True
 
 
 def analysts():
@@ -151,10 +178,7 @@ def name_digest(name):
     Keyed with SECRET_KEY, so the log alone cannot be matched to a list of
     names; the same name always gives the same digest.
     """
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    digest = hmac.new(key, (name or "").encode(), hashlib.sha256).hexdigest()
-    return digest[:12]
+    return privacy.keyed_digest(name, current_app.config["SECRET_KEY"])
 
 
 def start_session(name):
@@ -281,3 +305,8 @@ def hash_password():
     if len(password) < 12:
         raise click.BadParameter("use at least 12 characters", param_hint="password")
     click.echo(generate_password_hash(password))
+
+
+def register(app):
+    """Add the `flask hash-password` command."""
+    app.cli.add_command(hash_password)

@@ -11,9 +11,11 @@ from datetime import timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from opensearchpy.exceptions import ConnectionError as OpenSearchUnreachable
+from opensearchpy.exceptions import TransportError
 from opensearchpy.helpers import bulk
 
-from survey import auth, search, store
+from survey import search, store
 from survey.broker import enqueue_location
 from survey.services import services
 
@@ -55,13 +57,17 @@ def mark_enqueued(client, index, doc_ids, moment):
 
 
 def enqueue_batch(client, celery, index, batch):
-    """(enqueued, failed) for one batch of (document id, address) pairs."""
+    """(enqueued, failed, still marked) for a batch of (document id, address).
+
+    "Still marked" counts failed answers whose mark could not be taken back:
+    the next run leaves them alone until --min-age has passed.
+    """
     moment = store.utcnow().isoformat()
     addresses = dict(batch)
     marked = mark_enqueued(client, index, list(addresses), moment)
     failed = len(batch) - len(marked)
 
-    enqueued = 0
+    enqueued = stuck = 0
     for doc_id in marked:
         try:
             enqueue_location(celery, doc_id, addresses[doc_id])
@@ -71,8 +77,22 @@ def enqueue_batch(client, celery, index, batch):
             logger.warning(
                 "could not enqueue answer %s: %s", doc_id, error.__class__.__name__
             )
-            store.update_answer(client, index, doc_id, {"geo_enqueued_at": None})
-    return enqueued, failed
+            stuck += not clear_mark(client, index, doc_id)
+    return enqueued, failed, stuck
+
+
+def clear_mark(client, index, doc_id):
+    """Take back the enqueued mark of an answer whose task was not sent."""
+    try:
+        store.update_answer(client, index, doc_id, {"geo_enqueued_at": None})
+    except (OpenSearchUnreachable, TransportError) as error:
+        logger.warning(
+            "could not clear the enqueued mark of answer %s: %s",
+            doc_id,
+            error.__class__.__name__,
+        )
+        return False
+    return True
 
 
 @click.command("backfill-locations")
@@ -108,24 +128,34 @@ def backfill_locations(dry_run, min_age, batch_size):
         return
 
     found = search.iterate_unlocated(client, index, cutoff, batch_size)
-    enqueued = failed = 0
+    enqueued = failed = stuck = 0
     with click.progressbar(length=total, label="enqueueing") as bar:
         for batch in batches(found, batch_size):
-            done, missed = enqueue_batch(client, services().celery, index, batch)
-            enqueued += done
-            failed += missed
+            counts = enqueue_batch(client, services().celery, index, batch)
+            enqueued += counts[0]
+            failed += counts[1]
+            stuck += counts[2]
             bar.update(len(batch))
 
-    logger.info("backfill on %s enqueued %d, failed %d", index, enqueued, failed)
+    logger.info(
+        "backfill on %s enqueued %d, failed %d, %d still marked",
+        index,
+        enqueued,
+        failed,
+        stuck,
+    )
     click.echo(
         f"enqueued {enqueued} answers, failed {failed}, from {index}; "
         f"{recent} enqueued in the last {min_age} s were left alone"
     )
+    if stuck:
+        click.echo(
+            f"{stuck} failed answers are still marked as enqueued: "
+            f"run again with --min-age 0 once OpenSearch is well"
+        )
     if failed:
         raise SystemExit(1)
 
 
 def register(app):
-    """Add the analysts' operator commands: the backfill and hash-password."""
     app.cli.add_command(backfill_locations)
-    app.cli.add_command(auth.hash_password)

@@ -1,11 +1,19 @@
 """Personal data controls: what part of an address is kept, and erasure."""
 
+import hashlib
+import hmac
 import ipaddress
 import logging
+import time
+
+from opensearchpy.exceptions import TransportError
 
 logger = logging.getLogger(__name__)
 
 TRUNCATE_PREFIX = {4: 24, 6: 48}
+# Tries of a deletion before giving up, and the pause that grows between them.
+DELETE_ATTEMPTS = 5
+RETRY_PAUSE = 0.1
 
 
 def truncate_address(address):
@@ -28,18 +36,72 @@ def stored_address(remote_addr, config):
     return str(address)
 
 
-def delete_matching(client, index, query):
-    """Delete every document of `index` that `query` matches; the count."""
-    # delete_by_query sees only refreshed documents: an answer stored a
-    # moment ago must not survive its erasure.
+class ErasureIncomplete(TransportError):
+    """Documents still matched after every try of a deletion.
+
+    A TransportError, so whatever reports an OpenSearch failure (the CLI's
+    one-line error, the analyst pages' 503) reports this one too.
+    """
+
+    def __init__(self, index, attempts):
+        super().__init__(409, "erasure_incomplete", {"index": index})
+        self.index = index
+        self.attempts = attempts
+
+    def __str__(self):
+        return (
+            f"documents of {self.index} kept changing or failed to delete "
+            f"through {self.attempts} tries"
+        )
+
+
+def keyed_digest(text, secret, length=12):
+    """A short HMAC-SHA256 of `text` keyed with `secret`, to name it in a log.
+
+    The same text always gives the same digest, but without the key a list
+    of guesses cannot be matched to it.
+    """
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, (text or "").encode(), hashlib.sha256).hexdigest()
+    return digest[:length]
+
+
+def delete_matching(client, index, query, attempts=DELETE_ATTEMPTS):
+    """Delete every document of `index` that `query` matches; the count.
+
+    delete_by_query skips a document whose version changed after its
+    snapshot (the worker's update landing mid-erase), so it runs again until
+    nothing was skipped; ErasureIncomplete when that never happens.
+    """
+    deleted = 0
+    for attempt in range(1, attempts + 1):
+        result = delete_once(client, index, query)
+        deleted += result["deleted"]
+        if not result["version_conflicts"] and not result["failures"]:
+            return deleted
+
+        logger.warning(
+            "delete on %s try %d: %d version conflicts, %d failures",
+            index,
+            attempt,
+            result["version_conflicts"],
+            len(result["failures"]),
+        )
+        time.sleep(RETRY_PAUSE * attempt)
+
+    raise ErasureIncomplete(index, attempts)
+
+
+def delete_once(client, index, query):
+    # delete_by_query sees only refreshed documents: an answer stored (or
+    # changed) a moment ago must not survive its erasure.
     client.indices.refresh(index=index)
-    result = client.delete_by_query(
+    return client.delete_by_query(
         index=index,
         body={"query": query},
         conflicts="proceed",
         refresh=True,
     )
-    return result["deleted"]
 
 
 def erase_answers(client, index, email):

@@ -1,6 +1,5 @@
 """`flask` commands that erase personal data: on request, and by age."""
 
-import hashlib
 import logging
 from contextlib import contextmanager
 
@@ -17,9 +16,13 @@ logger = logging.getLogger(__name__)
 
 
 def address_reference(email):
-    """A short hash prefix that names an address in a log without revealing it."""
-    normalised = email.strip().lower().encode("utf-8")
-    return hashlib.sha256(normalised).hexdigest()[:8]
+    """A keyed digest that names an address in a log without revealing it.
+
+    Keyed with SECRET_KEY: an unkeyed hash would let anyone holding the log
+    confirm a guessed address.
+    """
+    normalised = email.strip().lower()
+    return privacy.keyed_digest(normalised, current_app.config["SECRET_KEY"])
 
 
 @contextmanager
@@ -27,6 +30,8 @@ def reporting_search_errors(index):
     """Turn OpenSearch failures into a one-line error and exit status 1."""
     try:
         yield
+    except privacy.ErasureIncomplete as error:
+        raise click.ClickException(f"{error}: nothing is lost, run it again") from None
     except NotFoundError:
         raise click.ClickException(
             f"index {index} does not exist (run `flask init-index`)"

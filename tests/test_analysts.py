@@ -703,3 +703,47 @@ def test_login_id_ties_sign_in_actions_and_sign_out_in_the_log(signed_in, caplog
     assert any("export" in message for message in tagged)
     assert any("erased" in message for message in tagged)
     assert any("signed out" in message for message in tagged)
+
+
+# ---------------------------------------------------------------- SURVEY_ANALYSTS
+
+
+@pytest.mark.parametrize("mistake", ["hunter2-secret-pw", "bob=secret-pw"])
+def test_an_entry_without_a_hash_is_logged_by_position_only(
+    settings, opensearch, caplog, mistake
+):
+    app = make_app(settings, SURVEY_ANALYSTS=f"{ANALYSTS},{mistake}")
+    caplog.set_level(logging.DEBUG)
+    client = app.test_client()
+
+    assert login(client).status_code == 303
+    assert "SURVEY_ANALYSTS entry 2 has no password hash" in caplog.text
+    assert "secret" not in caplog.text
+
+
+def test_an_unknown_hash_method_is_skipped_not_a_500(settings, opensearch, caplog):
+    unknown = "alice:bcrypt$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+    app = make_app(settings, SURVEY_ANALYSTS=f"{unknown},{ANALYSTS}")
+    caplog.set_level(logging.DEBUG)
+    client = app.test_client()
+
+    refused = login(client, name="alice", password="anything at all")
+    basic_refused = client.get("/api/answers", headers=basic("alice", "anything"))
+
+    assert refused.status_code == 401
+    assert basic_refused.status_code == 401
+    assert "SURVEY_ANALYSTS entry 1 uses a hash method" in caplog.text
+    assert "R9h/cIPz0gi" not in caplog.text
+    assert login(client).status_code == 303
+
+
+def test_the_map_lists_a_cluster_within_the_page_size_limit(settings, opensearch):
+    app = make_app(settings, SURVEY_ANALYSTS=ANALYSTS, SURVEY_SEARCH_MAX_PAGE_SIZE=20)
+    client = app.test_client()
+    assert login(client).status_code == 303
+
+    page = client.get("/map").get_data(as_text=True)
+    listed = client.get("/api/answers?located=yes&size=20")
+
+    assert 'data-max-page-size="20"' in page
+    assert listed.status_code == 200

@@ -1,8 +1,13 @@
 """`flask backfill-locations` on the real OpenSearch, ElasticMQ and worker."""
 
+import logging
+import threading
+import time
+
 import pytest
 from analysts_helpers import fresh_index
 from conftest import make_app, submit_answer, wait_for
+from test_quiz_faults import SilentServer
 
 from survey import store
 
@@ -138,3 +143,58 @@ def test_backfill_refuses_bad_options(settings, backfill_index, args):
     result = app.test_cli_runner().invoke(args=["backfill-locations", *args])
 
     assert result.exit_code == 2
+
+
+def block_writes_once_marked(opensearch, index, doc_id, done):
+    """Refuse writes to `index` as soon as `doc_id` carries its enqueued mark."""
+    for _ in range(200):
+        source = store.get_answer(opensearch, index, doc_id) or {}
+        if source.get("geo_enqueued_at"):
+            opensearch.indices.put_settings(
+                index=index, body={"index.blocks.write": True}
+            )
+            break
+        time.sleep(0.02)
+    done.set()
+
+
+def test_backfill_reports_a_mark_it_could_not_take_back(
+    settings, opensearch, backfill_index, caplog
+):
+    store.save_answer(
+        opensearch, backfill_index, "stranded", {"client_ip_addr": "81.2.69.142"}
+    )
+    opensearch.indices.refresh(index=backfill_index)
+    broker = SilentServer()
+    base = f"http://127.0.0.1:{broker.port}/000000000000"
+    app = make_app(
+        settings,
+        OPENSEARCH_INDEX=backfill_index,
+        CELERY_BROKER_URL=f"sqs://test:test@127.0.0.1:{broker.port}",
+        SQS_QUEUE_URL=f"{base}/silent-queue",
+        SQS_DEAD_LETTER_QUEUE_URL=f"{base}/silent-queue-dlq",
+        SQS_SEND_TIMEOUT=2.0,
+    )
+    done = threading.Event()
+    blocker = threading.Thread(
+        target=block_writes_once_marked,
+        args=(opensearch, backfill_index, "stranded", done),
+    )
+    blocker.start()
+    caplog.set_level(logging.WARNING)
+
+    try:
+        result = app.test_cli_runner().invoke(args=["backfill-locations"])
+    finally:
+        blocker.join(timeout=30)
+        broker.close()
+        opensearch.indices.put_settings(
+            index=backfill_index, body={"index.blocks.write": None}
+        )
+
+    assert done.is_set()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "enqueued 0 answers, failed 1" in result.output
+    assert "1 failed answers are still marked as enqueued" in result.output
+    assert "could not clear the enqueued mark of answer stranded" in caplog.text

@@ -1,7 +1,9 @@
 """Personal data on the real stack: truncation, dropping, erasure, retention."""
 
 import base64
+import hashlib
 import json
+import threading
 import uuid
 from datetime import timedelta
 
@@ -10,7 +12,7 @@ from conftest import find_answers, make_app, refresh, submit_answer, wait_for
 from geo_standin import GeoStandin
 
 from survey import store
-from survey.privacy import erase_answers
+from survey.privacy import erase_answers, keyed_digest
 
 TRUNCATED = [
     ("81.2.69.142", "81.2.69.0"),
@@ -242,3 +244,46 @@ def test_purge_old_refuses_without_a_period(
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert remaining_ids(opensearch, retention_index) == {old}
+
+
+def keep_updating(opensearch, index, doc_id, started, limit=40):
+    """Update one answer over and over, as the worker's geo update would."""
+    for round_number in range(limit):
+        if not store.update_answer(
+            opensearch, index, doc_id, {"geo_city": f"City {round_number}"}
+        ):
+            return
+        started.set()
+
+
+def test_erasure_outlasts_updates_landing_during_it(opensearch, settings):
+    index = settings["OPENSEARCH_INDEX"]
+    email = f"raced-{uuid.uuid4().hex[:8]}@example.com"
+    doc_id = index_answer(opensearch, index, email)
+    refresh(opensearch, settings)
+    started = threading.Event()
+    updater = threading.Thread(
+        target=keep_updating, args=(opensearch, index, doc_id, started)
+    )
+    updater.start()
+    assert started.wait(timeout=10)
+
+    try:
+        deleted = erase_answers(opensearch, index, email)
+    finally:
+        updater.join(timeout=30)
+
+    assert deleted == 1
+    assert store.get_answer(opensearch, index, doc_id) is None
+
+
+def test_erase_email_logs_a_keyed_digest_not_a_plain_hash(app, settings, caplog):
+    email = f"digest-{uuid.uuid4().hex[:8]}@example.org"
+    plain = hashlib.sha256(email.encode()).hexdigest()
+    caplog.set_level("DEBUG")
+
+    result = app.test_cli_runner().invoke(args=["erase-email", email.upper()])
+
+    assert result.exit_code == 0, result.output
+    assert keyed_digest(email, settings["SECRET_KEY"]) in caplog.text
+    assert plain[:8] not in caplog.text

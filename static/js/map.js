@@ -11,6 +11,8 @@
   var filters = new URLSearchParams(data.filters || "");
   var status = document.getElementById("map-status");
   var list = document.getElementById("map-answers");
+  // The API refuses a page larger than the configured limit.
+  var listSize = Math.min(50, parseInt(data.maxPageSize, 10) || 50);
   var request = 0;
 
   var map = L.map(element, {
@@ -165,7 +167,7 @@
     var params = new URLSearchParams(filters);
     params.set("bbox", bbox.map(function (n) { return n.toFixed(6); }).join(","));
     params.set("located", "yes");
-    params.set("size", "50");
+    params.set("size", String(listSize));
     getJson(data.answersApi, params).then(function (body) {
       showAnswers(body.answers, body.total);
     }).catch(function (error) {
@@ -189,7 +191,8 @@
       var time = (answer.time || "").slice(0, 16).replace("T", " ") + " UTC";
       item.appendChild(line("small text-body-secondary", time + " · " + place));
       item.appendChild(line("small email", answer.email || ""));
-      var essay = answer.essay.length > 300 ? answer.essay.slice(0, 300) + "…" : answer.essay;
+      var essay = answer.essay || "";
+      essay = essay.length > 300 ? essay.slice(0, 300) + "…" : essay;
       item.appendChild(line("essay", essay));
       list.appendChild(item);
     });
