@@ -44,6 +44,12 @@ URLENCODED = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 64 * 1024
 
 
+def max_form_bytes(essay_max_chars):
+    """Room for the longest essay percent-encoded (up to 12 bytes a
+    character: 4 UTF-8 bytes, 3 characters each) and the other fields."""
+    return max(MAX_FORM_BYTES, 12 * essay_max_chars + 4096)
+
+
 def create_app(overrides=None):
     """Build the app: defaults, then the environment, then `overrides`."""
     config = load_config(overrides=overrides)
@@ -53,7 +59,7 @@ def create_app(overrides=None):
     app = Flask(__name__)
     app.config.update(config)
     app.config.update(
-        MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
+        MAX_CONTENT_LENGTH=max_form_bytes(config["SURVEY_ESSAY_MAX_CHARS"]),
         WTF_CSRF_TIME_LIMIT=config["SURVEY_FORM_MAX_AGE"],
         BOOTSTRAP_SERVE_LOCAL=True,
         SESSION_COOKIE_HTTPONLY=True,

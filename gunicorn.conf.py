@@ -53,3 +53,12 @@ def startup_problems(log):
             type(error).__name__,
         )
         return []
+
+
+def post_fork(server, worker):
+    """gunicorn's own error log does not pass through the app's handlers: give
+    it the same redaction, since it can quote a request's address and query."""
+    from survey.logs import RedactingFilter
+
+    for handler in server.log.error_log.handlers:
+        handler.addFilter(RedactingFilter())

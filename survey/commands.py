@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from survey import backfill, checks, privacy_commands, store
+from survey import auth, backfill, checks, privacy_commands, store
 from survey.services import services
 
 logger = logging.getLogger(__name__)
@@ -45,3 +45,4 @@ def register(app):
     app.cli.add_command(check_config)
     privacy_commands.register(app)
     backfill.register(app)
+    auth.register(app)

@@ -9,13 +9,15 @@ from survey.broker import make_celery
 
 
 class Services:
-    """Holds one OpenSearch client and one Celery app for the process."""
+    """Holds one OpenSearch client, one Celery app and one SQS client for the
+    process."""
 
     def __init__(self, config):
         self.config = config
         self.lock = threading.Lock()
         self._opensearch = None
         self._celery = None
+        self._sqs = None
 
     @property
     def opensearch(self):
@@ -30,6 +32,16 @@ class Services:
             if self._celery is None:
                 self._celery = make_celery(self.config)
             return self._celery
+
+    @property
+    def sqs(self):
+        """A plain SQS client, for checks; tasks go through `celery`."""
+        from survey.checks import sqs_client
+
+        with self.lock:
+            if self._sqs is None:
+                self._sqs = sqs_client(self.config)
+            return self._sqs
 
 
 def services():

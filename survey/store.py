@@ -18,7 +18,7 @@ from opensearchpy import (
     analyzer,
     normalizer,
 )
-from opensearchpy.exceptions import ConflictError, NotFoundError
+from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +122,26 @@ def ensure_index(client, index):
         logger.info("created index %s", index)
         return
 
-    # Fields added in a later version: an existing index takes new fields,
-    # and a strict mapping would refuse documents that carry them.
-    client.indices.put_mapping(
-        index=index, body={"properties": body["mappings"]["properties"]}
-    )
+    add_missing_fields(client, index, body["mappings"]["properties"])
+
+
+def add_missing_fields(client, index, properties):
+    """Fields added in a later version: an existing index takes new fields,
+    and its strict mapping would refuse documents that carry them."""
+    found = client.indices.get_mapping(index=index)[index]["mappings"]
+    missing = {
+        name: field
+        for name, field in properties.items()
+        if name not in found.get("properties", {})
+    }
+    if not missing:
+        return
+    try:
+        client.indices.put_mapping(index=index, body={"properties": missing})
+    except RequestError as error:
+        logger.warning("could not add fields to index %s: %s", index, error.error)
+        return
+    logger.info("added %d field(s) to index %s", len(missing), index)
 
 
 def mapping_problems(client, index):
