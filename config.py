@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_QUESTION = (
     "Which console won the 1991 console war, the Sega Genesis or the Super "
@@ -292,11 +293,21 @@ def derive_queue_urls(config):
             config[url_key] = f"{base}/000000000000/{config[name_key]}"
 
 
+def broker_endpoint(broker_url):
+    """(`http://host:port`, key, secret) of a broker URL that names a host
+    (ElasticMQ locally), else None (AWS: the region's endpoint)."""
+    parts = urlsplit(broker_url)
+    if not parts.hostname:
+        return None
+    port = f":{parts.port}" if parts.port else ""
+    key, secret = unquote(parts.username or ""), unquote(parts.password or "")
+    return f"http://{parts.hostname}{port}", key, secret
+
+
 def local_queue_base(broker_url):
     """`http://host:port` for a broker URL that names a host, else None."""
-    rest = broker_url.split("://", 1)[-1]
-    host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
-    return f"http://{host}" if host else None
+    endpoint = broker_endpoint(broker_url)
+    return endpoint[0] if endpoint else None
 
 
 def require(config, *names):

@@ -23,7 +23,7 @@ WHOLE = re.compile(r"[0-9]{1,9}")
 DISTANCE = re.compile(r"([0-9]{1,8}(?:\.[0-9]{1,6})?) *(km|m|mi)?", re.IGNORECASE)
 KM_PER_UNIT = {"km": 1.0, "m": 0.001, "mi": 1.609344}
 HALF_EARTH_KM = 20038.0
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_QUERY_WORDS = 40
 
 SPAM_CHOICES = ("hide", "show", "only")

@@ -114,6 +114,22 @@ def enqueue_location(celery, doc_id, ip):
     )
 
 
+def read_queue(sqs_client, url, names):
+    """(the queue's attributes, None), or (None, what is wrong) in plain words."""
+    try:
+        found = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        # The JSON protocol says QueueDoesNotExist, the query protocol
+        # AWS.SimpleQueueService.NonExistentQueue.
+        if code == "QueueDoesNotExist" or code.endswith("NonExistentQueue"):
+            return None, f"queue {url} does not exist"
+        return None, f"queue {url} cannot be read ({code or 'client error'})"
+    except BotoCoreError as error:
+        return None, f"queue {url} cannot be reached ({type(error).__name__})"
+    return found["Attributes"], None
+
+
 def queue_problems(sqs_client, config):
     """What is wrong with the task queue for this worker, in plain words.
 
@@ -124,19 +140,11 @@ def queue_problems(sqs_client, config):
     url = config["SQS_QUEUE_URL"]
     if not url:
         return ["SQS_QUEUE_URL is not set"]
-    try:
-        attributes = sqs_client.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
-        )["Attributes"]
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        # The JSON protocol says QueueDoesNotExist, the query protocol
-        # AWS.SimpleQueueService.NonExistentQueue.
-        if code == "QueueDoesNotExist" or code.endswith("NonExistentQueue"):
-            return [f"queue {url} does not exist"]
-        return [f"queue {url} cannot be read ({code or 'client error'})"]
-    except BotoCoreError as error:
-        return [f"queue {url} cannot be reached ({type(error).__name__})"]
+    attributes, problem = read_queue(
+        sqs_client, url, ["VisibilityTimeout", "RedrivePolicy"]
+    )
+    if problem:
+        return [problem]
 
     problems = []
     visibility = int(attributes.get("VisibilityTimeout", 0))

@@ -16,7 +16,7 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
-from config import local_queue_base
+from config import broker_endpoint
 from survey import broker, store
 
 logger = logging.getLogger(__name__)
@@ -28,12 +28,9 @@ QUICK = botocore.config.Config(
 
 def sqs_client(config):
     """A boto3 SQS client for the broker the settings name."""
-    base = local_queue_base(config["CELERY_BROKER_URL"])
-    if base:
-        userinfo = config["CELERY_BROKER_URL"].split("://", 1)[1].rsplit("@", 1)
-        key, _, secret = (
-            userinfo[0].partition(":") if len(userinfo) == 2 else ("", "", "")
-        )
+    endpoint = broker_endpoint(config["CELERY_BROKER_URL"])
+    if endpoint:
+        base, key, secret = endpoint
         return boto3.client(
             "sqs",
             endpoint_url=base,
@@ -109,23 +106,7 @@ def sqs_problems(config, client=None):
 def queue_problem(client, name, url):
     if not url:
         return f"queue {name} has no URL"
-    try:
-        client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    except botocore.exceptions.ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
-            return f"queue {name} not found at {url}"
-        if "ExpiredToken" in code or "InvalidClientTokenId" in code:
-            return f"SQS refused the credentials ({code})"
-        return f"queue {name}: SQS answered {code or 'an error'}"
-    except (
-        botocore.exceptions.EndpointConnectionError,
-        botocore.exceptions.ConnectTimeoutError,
-    ):
-        return f"SQS is unreachable for queue {name} at {url}"
-    except botocore.exceptions.BotoCoreError as error:
-        return f"queue {name}: {error}"
-    return None
+    return broker.read_queue(client, url, ["QueueArn"])[1]
 
 
 def all_problems(config):
